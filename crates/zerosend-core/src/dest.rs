@@ -1,0 +1,97 @@
+//! The destination: our own non-blocking `dup()` of a socket, pipe or file, and the plain writes
+//! the engines need on it.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{send, MsgFlags};
+use nix::sys::stat::{fstat, SFlag};
+
+use crate::error::Failure;
+use crate::fd::{dup_cloexec, NonBlocking};
+
+/// What kind of file the destination is: it decides which write calls apply and whether the
+/// driver can park on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestKind {
+    Socket,
+    /// A pipe or character device: pollable, but `send()` flags do not apply.
+    Stream,
+    /// A regular file: never `EAGAIN`, and epoll refuses it.
+    File,
+}
+
+pub struct Dest {
+    // Field order is drop order: the flags go back before our dup is closed.
+    _nonblocking: Option<NonBlocking>,
+    fd: OwnedFd,
+    kind: DestKind,
+}
+
+impl Dest {
+    pub fn from_raw(raw: RawFd) -> Result<Self, Failure> {
+        let fd = dup_cloexec(raw)?;
+        let stat = fstat(&fd).map_err(|e| Failure::os(e, "fstat"))?;
+        let kind = match SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) {
+            SFlag::S_IFSOCK => DestKind::Socket,
+            SFlag::S_IFREG => DestKind::File,
+            SFlag::S_IFDIR => return Err(Failure::os(Errno::EISDIR, "write")),
+            _ => DestKind::Stream,
+        };
+        let nonblocking = match kind {
+            DestKind::File => None,
+            _ => Some(NonBlocking::set(fd.as_fd())?),
+        };
+        Ok(Dest {
+            _nonblocking: nonblocking,
+            fd,
+            kind,
+        })
+    }
+
+    pub fn kind(&self) -> DestKind {
+        self.kind
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Writes from `buf`. On a socket, `MSG_NOSIGNAL` turns a dead peer into `EPIPE` rather than a
+    /// process-killing SIGPIPE (Node ignores SIGPIPE, but a library should not depend on it), and
+    /// `more` (`MSG_MORE`) holds a short write back so it leaves in the same packet as what follows.
+    pub fn write(&self, buf: &[u8], more: bool) -> nix::Result<usize> {
+        match self.kind {
+            DestKind::Socket => {
+                let mut flags = MsgFlags::MSG_NOSIGNAL;
+                if more {
+                    flags |= more_flag();
+                }
+                send(self.raw(), buf, flags)
+            }
+            _ => nix::unistd::write(self.fd(), buf),
+        }
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn more_flag() -> MsgFlags {
+    // nix has no name for MSG_MORE; the bit is Linux's own.
+    MsgFlags::from_bits_retain(libc::MSG_MORE)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn more_flag() -> MsgFlags {
+    MsgFlags::empty()
+}
+
+/// `true` for the errnos that mean "this call cannot work on these descriptors" rather than "this
+/// transfer failed": a method may fall back from them before it has sent anything.
+pub fn is_unsupported(errno: Errno) -> bool {
+    // ENOTSUP is EOPNOTSUPP on Linux, a different number on the BSDs.
+    matches!(errno, Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) || errno == Errno::ENOTSUP
+}

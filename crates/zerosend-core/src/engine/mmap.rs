@@ -1,0 +1,129 @@
+//! mmap(2) the file and write(2) from the mapping: the kernel copies straight from the page cache.
+//!
+//! Safety against truncation: user code never touches the mapping, only the kernel does, inside
+//! write(). A page beyond a file that shrank makes that kernel copy fail with EFAULT (or stop
+//! short), which the transfer reports as a short file. Reading the mapping from user space instead
+//! would raise SIGBUS and kill the process.
+
+use std::ffi::c_void;
+use std::num::NonZeroUsize;
+use std::os::fd::BorrowedFd;
+use std::ptr::NonNull;
+
+use nix::errno::Errno;
+use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
+
+use super::{Sent, Span};
+use crate::dest::Dest;
+
+/// How much of the file one mapping covers. Mapping costs a system call and a page-table setup,
+/// so a window is reused for many writes; a window also keeps address space bounded for huge files.
+const WINDOW_BYTES: u64 = 16 * 1024 * 1024;
+/// One write() asks for at most this much.
+pub const PER_CALL_BYTES: u64 = crate::limits::STEP_BYTES;
+
+#[derive(Default)]
+pub struct MmapEngine {
+    window: Option<Window>,
+}
+
+struct Window {
+    addr: NonNull<c_void>,
+    len: usize,
+    /// File offset of the first mapped byte (page aligned).
+    start: u64,
+}
+
+// SAFETY: the mapping is private to this engine and only handed to the kernel through write().
+unsafe impl Send for Window {}
+
+impl Window {
+    fn covers(&self, offset: u64) -> bool {
+        offset >= self.start && offset < self.start + self.len as u64
+    }
+
+    /// The mapped bytes from `offset` to the end of the window, at most `len` of them.
+    fn bytes_from(&self, offset: u64, len: usize) -> &[u8] {
+        let skip = (offset - self.start) as usize;
+        let n = len.min(self.len - skip);
+        // SAFETY: [skip, skip + n) lies inside the mapping, which lives as long as `self`. The
+        // slice is only passed to write(); nothing in user space reads through it.
+        unsafe { std::slice::from_raw_parts(self.addr.as_ptr().cast::<u8>().add(skip), n) }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // SAFETY: addr/len are exactly what mmap returned, and no slice of it outlives a send().
+        let _ = unsafe { munmap(self.addr, self.len) };
+    }
+}
+
+impl MmapEngine {
+    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
+        if !self.window.as_ref().is_some_and(|w| w.covers(at.offset)) {
+            // Unmap the old window before mapping the next, so at most one exists at a time.
+            self.window = None;
+            self.window = Some(map_window(src, at.offset, at.remaining)?);
+        }
+        let window = self.window.as_ref().expect("mapped above");
+        let bytes = window.bytes_from(at.offset, at.len);
+        match dst.write(bytes, at.more_after(bytes.len())) {
+            Ok(n) => Ok(Sent::Bytes(n)),
+            // The kernel hit a page past the end of the file: it was truncated under us.
+            Err(Errno::EFAULT) => Ok(Sent::EndOfFile),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Maps from the page holding `offset` to the end of what is owed, at most a window's worth.
+fn map_window(src: BorrowedFd<'_>, offset: u64, remaining: u64) -> nix::Result<Window> {
+    let page = page_size();
+    let start = offset - offset % page;
+    let wanted = offset - start + remaining.min(WINDOW_BYTES);
+    let map_len = usize::try_from(round_up(wanted, page)).map_err(|_| Errno::ENOMEM)?;
+    let file_off = i64::try_from(start).map_err(|_| Errno::EOVERFLOW)?;
+    // SAFETY: a fresh read-only shared mapping of our own descriptor; see the module comment for
+    // why truncation cannot turn into SIGBUS.
+    let addr = unsafe {
+        mmap(
+            None,
+            NonZeroUsize::new(map_len).ok_or(Errno::EINVAL)?,
+            ProtFlags::PROT_READ,
+            map_flags(),
+            src,
+            file_off,
+        )?
+    };
+    Ok(Window {
+        addr,
+        len: map_len,
+        start,
+    })
+}
+
+/// MAP_POPULATE faults the window in with one call instead of one fault per page during write().
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn map_flags() -> MapFlags {
+    MapFlags::MAP_SHARED | MapFlags::MAP_POPULATE
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn map_flags() -> MapFlags {
+    MapFlags::MAP_SHARED
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
+    }
+}
+
+fn round_up(n: u64, to: u64) -> u64 {
+    n.div_ceil(to) * to
+}

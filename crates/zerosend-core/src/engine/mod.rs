@@ -1,0 +1,148 @@
+//! The four ways to move file bytes to a descriptor. Each `send` is one non-blocking attempt of
+//! at most `len` bytes at file offset `offset`, and reports the file bytes that reached the
+//! destination. Errnos (`EAGAIN` included) go back to the transfer, which decides what they mean.
+
+mod copy;
+mod mmap;
+mod sendfile;
+mod splice;
+
+use std::fmt;
+use std::os::fd::BorrowedFd;
+use std::str::FromStr;
+
+use crate::dest::Dest;
+
+pub use copy::CopyEngine;
+pub use mmap::MmapEngine;
+pub use sendfile::SendfileEngine;
+pub use splice::SpliceEngine;
+
+/// A transfer method, as users name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `sendfile(2)`: page cache → socket, no copy through user space.
+    Sendfile,
+    /// `splice(2)`: file → pipe → socket, page references instead of copies.
+    Splice,
+    /// `mmap(2)` the file, `write(2)` from the mapping: one copy, done by the kernel.
+    Mmap,
+    /// `pread(2)` into a buffer, `write(2)` out of it: two copies, works everywhere.
+    Copy,
+}
+
+impl Method {
+    pub const ALL: [Method; 4] = [Method::Sendfile, Method::Splice, Method::Mmap, Method::Copy];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Sendfile => "sendfile",
+            Method::Splice => "splice",
+            Method::Mmap => "mmap",
+            Method::Copy => "copy",
+        }
+    }
+
+    /// Whether this build can run the method at all (splice exists only on Linux).
+    pub fn is_available(self) -> bool {
+        match self {
+            Method::Splice => cfg!(any(target_os = "linux", target_os = "android")),
+            Method::Sendfile => cfg!(any(
+                target_os = "linux",
+                target_os = "android",
+                target_os = "macos",
+                target_os = "freebsd"
+            )),
+            Method::Mmap | Method::Copy => true,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Method::ALL.into_iter().find(|m| m.as_str() == s).ok_or(())
+    }
+}
+
+/// What one attempt achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// This many file bytes (at least one) reached the destination.
+    Bytes(usize),
+    /// The file ended where bytes were still owed: it is shorter than it was when we started.
+    EndOfFile,
+}
+
+/// Where one attempt starts and how much it may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// File offset of the first byte not yet delivered.
+    pub offset: u64,
+    /// The most this attempt may ask for (already capped for the kernel and the step).
+    pub len: usize,
+    /// File bytes still owed from `offset` on, this attempt's included.
+    pub remaining: u64,
+}
+
+impl Span {
+    /// Whether file bytes follow the first `n` bytes from here: if so, hold a short packet back
+    /// (`MSG_MORE`/`SPLICE_F_MORE`) so TCP sends full segments.
+    pub fn more_after(&self, n: usize) -> bool {
+        self.remaining > n as u64
+    }
+}
+
+/// An engine with whatever state it keeps between attempts (a pipe, a mapping, a buffer).
+pub enum Engine {
+    Sendfile(SendfileEngine),
+    Splice(SpliceEngine),
+    Mmap(MmapEngine),
+    Copy(CopyEngine),
+}
+
+impl Engine {
+    pub fn new(method: Method) -> Self {
+        match method {
+            Method::Sendfile => Engine::Sendfile(SendfileEngine),
+            Method::Splice => Engine::Splice(SpliceEngine::default()),
+            Method::Mmap => Engine::Mmap(MmapEngine::default()),
+            Method::Copy => Engine::Copy(CopyEngine::default()),
+        }
+    }
+
+    pub fn method(&self) -> Method {
+        match self {
+            Engine::Sendfile(_) => Method::Sendfile,
+            Engine::Splice(_) => Method::Splice,
+            Engine::Mmap(_) => Method::Mmap,
+            Engine::Copy(_) => Method::Copy,
+        }
+    }
+
+    /// The largest request worth making in one call; measured in `bench/transfer.mjs`.
+    pub fn per_call_cap(&self) -> u64 {
+        match self {
+            Engine::Sendfile(_) => sendfile::PER_CALL_BYTES,
+            Engine::Splice(e) => e.per_call_cap(),
+            Engine::Mmap(_) => mmap::PER_CALL_BYTES,
+            Engine::Copy(_) => copy::BUFFER_BYTES as u64,
+        }
+    }
+
+    /// One attempt at sending up to `at.len` bytes from `at.offset`.
+    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
+        match self {
+            Engine::Sendfile(e) => e.send(src, dst, at),
+            Engine::Splice(e) => e.send(src, dst, at),
+            Engine::Mmap(e) => e.send(src, dst, at),
+            Engine::Copy(e) => e.send(src, dst, at),
+        }
+    }
+}

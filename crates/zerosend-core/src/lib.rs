@@ -1,0 +1,23 @@
+//! zerosend-core: zero-copy transfers from a file to a socket, with no Node in it.
+//!
+//! A [`Transfer`] owns its descriptors (its own `dup()`s), moves bytes one non-blocking step at a
+//! time through one of four [`Method`]s, and is driven to completion by [`drive`], which parks on
+//! the destination's readiness (epoll, through tokio's `AsyncFd`) whenever the kernel says `EAGAIN`.
+
+mod auto;
+pub mod capabilities;
+mod dest;
+pub mod driver;
+mod engine;
+pub mod error;
+mod fd;
+pub mod limits;
+mod pipe_pool;
+mod source;
+mod transfer;
+
+pub use capabilities::{capabilities, Capabilities};
+pub use driver::{drive, Outcome};
+pub use engine::Method;
+pub use error::Failure;
+pub use transfer::{Progress, Request, SourceSpec, Transfer};

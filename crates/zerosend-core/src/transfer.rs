@@ -1,0 +1,200 @@
+//! One transfer: the source range, the destination, the prefix, and the engine moving the bytes.
+//! `step()` is one non-blocking burst of work; the driver (or the caller, for a first attempt on
+//! its own thread) decides when to call it again.
+
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+use crate::auto;
+use crate::dest::{is_unsupported, Dest};
+use crate::engine::{Engine, Method, Sent, Span};
+use crate::error::Failure;
+use crate::limits::call_len;
+use crate::source::{resolve_range, Source};
+
+/// Where the file comes from.
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    /// Opened read-only by the transfer.
+    Path(PathBuf),
+    /// A descriptor the caller keeps; the transfer reads from its own `dup()`.
+    Fd(RawFd),
+}
+
+/// What to send where.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub source: SourceSpec,
+    /// The caller's descriptor; the transfer writes to its own `dup()`.
+    pub dest_fd: RawFd,
+    pub offset: u64,
+    /// `None`: to the end of the file.
+    pub length: Option<u64>,
+    /// `None`: choose ([`crate::auto`]), and fall back to a copy where the choice cannot work.
+    pub method: Option<Method>,
+    /// Bytes sent before the file, in the same packets where the OS allows.
+    pub prefix: Vec<u8>,
+}
+
+/// Where a step left the transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Every byte reached the destination.
+    Done,
+    /// The destination is full: wait until it is writable, then step again.
+    WouldBlock,
+    /// The step's budget is spent: let others run, then step again.
+    Yield,
+}
+
+pub struct Transfer {
+    engine: Engine,
+    /// Set for `auto`: an unsupported errno before the first file byte switches to a copy.
+    may_fall_back: bool,
+    src: Source,
+    dst: Dest,
+    /// The next file byte to deliver, and how many are still owed from there.
+    offset: u64,
+    remaining: u64,
+    prefix: Vec<u8>,
+    prefix_sent: usize,
+    /// Everything that reached the destination: prefix and file bytes.
+    bytes: u64,
+    total: u64,
+}
+
+impl Transfer {
+    /// Opens (or dups) the source, dups the destination, checks the range, picks the method.
+    /// Nothing is sent yet.
+    pub fn open(request: Request) -> Result<Self, Failure> {
+        let src = match &request.source {
+            SourceSpec::Path(path) => Source::open(path)?,
+            SourceSpec::Fd(fd) => Source::from_raw(*fd)?,
+        };
+        let length = resolve_range(src.size(), request.offset, request.length)?;
+        let dst = Dest::from_raw(request.dest_fd)?;
+        let method = match request.method {
+            Some(method) if !method.is_available() => {
+                return Err(Failure::Unsupported {
+                    method,
+                    errno: Errno::ENOSYS,
+                    syscall: method.as_str(),
+                })
+            }
+            Some(method) => method,
+            None => auto::choose(&dst, length),
+        };
+        Ok(Transfer {
+            engine: Engine::new(method),
+            may_fall_back: request.method.is_none(),
+            src,
+            dst,
+            offset: request.offset,
+            remaining: length,
+            total: request.prefix.len() as u64 + length,
+            prefix: request.prefix,
+            prefix_sent: 0,
+            bytes: 0,
+        })
+    }
+
+    /// Bytes that reached the destination so far, prefix included.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Bytes the transfer will have sent when done: the prefix plus the file range.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The method moving the bytes now (a fallback changes it).
+    pub fn method(&self) -> Method {
+        self.engine.method()
+    }
+
+    /// The descriptor to wait on after [`Progress::WouldBlock`].
+    pub fn dest_fd(&self) -> RawFd {
+        self.dst.raw()
+    }
+
+    /// Moves bytes until done, `EAGAIN`, or `budget` bytes in this step.
+    pub fn step(&mut self, budget: u64) -> Result<Progress, Failure> {
+        let mut moved = 0u64;
+        if !self.send_prefix()? {
+            return Ok(Progress::WouldBlock);
+        }
+        while self.remaining > 0 {
+            if moved >= budget {
+                return Ok(Progress::Yield);
+            }
+            let span = Span {
+                offset: self.offset,
+                len: call_len(self.remaining, budget - moved, self.engine.per_call_cap()),
+                remaining: self.remaining,
+            };
+            match self.engine.send(self.src.fd(), &self.dst, span) {
+                Ok(Sent::Bytes(n)) => {
+                    let n = n as u64;
+                    self.offset += n;
+                    self.remaining -= n;
+                    self.bytes += n;
+                    moved += n;
+                }
+                Ok(Sent::EndOfFile) => {
+                    return Err(Failure::ShortFile {
+                        expected_end: self.offset + self.remaining,
+                        reached: self.offset,
+                    })
+                }
+                // A signal interrupted the call before it moved anything: just ask again.
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return Ok(Progress::WouldBlock),
+                Err(errno) if is_unsupported(errno) && !self.sent_file_bytes() => {
+                    self.fall_back(errno)?
+                }
+                Err(errno) => return Err(Failure::os(errno, self.engine.method().as_str())),
+            }
+        }
+        Ok(Progress::Done)
+    }
+
+    fn sent_file_bytes(&self) -> bool {
+        self.bytes > self.prefix_sent as u64
+    }
+
+    /// The method cannot work on these descriptors (sendfile to an `O_APPEND` file, splice from a
+    /// filesystem without splice_read...). Nothing of the file was sent, so a copy can start from
+    /// the same offset. An explicitly requested method says so instead of silently changing.
+    fn fall_back(&mut self, errno: Errno) -> Result<(), Failure> {
+        let method = self.engine.method();
+        if !self.may_fall_back || method == Method::Copy {
+            return Err(Failure::Unsupported {
+                method,
+                errno,
+                syscall: method.as_str(),
+            });
+        }
+        self.engine = Engine::new(Method::Copy);
+        Ok(())
+    }
+
+    /// Sends what is left of the prefix; `false` if the destination is full.
+    fn send_prefix(&mut self) -> Result<bool, Failure> {
+        while self.prefix_sent < self.prefix.len() {
+            let more = self.remaining > 0;
+            match self.dst.write(&self.prefix[self.prefix_sent..], more) {
+                Ok(n) => {
+                    self.prefix_sent += n;
+                    self.bytes += n as u64;
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return Ok(false),
+                Err(errno) => return Err(Failure::os(errno, "write")),
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,11 @@
+//! The napi binding of zerosend. Thin on purpose: it converts arguments, schedules the core's
+//! transfer on napi's tokio runtime, forwards progress and cancellation, and turns the core's
+//! outcome into a plain object the TypeScript layer maps to Node-style errors. No transfer logic.
+//!
+//! Users never see this module: `src/` is the public API.
+
+#![deny(clippy::all)]
+
+mod capabilities;
+mod outcome;
+mod transfer;

@@ -1,0 +1,76 @@
+/** A transfer on the native side: sendfile, splice, mmap or copy on our own dups. */
+import type { Socket } from 'node:net';
+
+import { hold, takeDescriptor, type Target } from './destination';
+import { AbortError, socketClosed, ZerosendError } from './errors';
+import { native, type NativeOutcome } from './native';
+import type { Settings, SourceSpec, TransferResult } from './options';
+import { ProgressReporter } from './progress';
+
+type NativeTarget = Exclude<Target, { kind: 'stream' }>;
+
+export async function runNative(source: SourceSpec, target: NativeTarget, settings: Settings): Promise<TransferResult> {
+  if (!native) throw new Error('runNative() needs the native binding');
+  const socket = target.kind === 'socket' ? target.socket : undefined;
+  const destFd = target.kind === 'socket' ? await takeDescriptor(target.socket, settings.signal) : target.fd;
+  const { signal } = settings;
+  if (signal?.aborted) throw new AbortError(0, signal.reason);
+
+  const job = new native.NativeTransfer({
+    path: source.kind === 'path' ? source.path : undefined,
+    fd: source.kind === 'fd' ? source.fd : undefined,
+    destFd,
+    offset: settings.offset,
+    length: settings.length,
+    method: settings.method,
+    prefix: settings.prefix,
+  });
+  let cancelledBy: 'abort' | 'close' | 'progress' | undefined;
+  const cancel = (why: typeof cancelledBy) => () => {
+    cancelledBy ??= why;
+    job.cancel();
+  };
+  const onAbort = cancel('abort');
+  const onClose = cancel('close');
+  const progress = new ProgressReporter(settings.onProgress, socket, cancel('progress'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  socket?.once('close', onClose);
+  const release = socket ? hold(socket) : undefined;
+  try {
+    let outcome = job.runSync();
+    progress.total = job.total;
+    if (outcome === null) {
+      outcome = await job.run(progress.wanted ? (bytes) => progress.report(bytes) : undefined);
+    }
+    return settle(outcome, progress, cancelledBy, signal, socket);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    socket?.off('close', onClose);
+    release?.();
+  }
+}
+
+function settle(
+  outcome: NativeOutcome,
+  progress: ProgressReporter,
+  cancelledBy: 'abort' | 'close' | 'progress' | undefined,
+  signal: AbortSignal | undefined,
+  socket: Socket | undefined,
+): TransferResult {
+  const { bytes } = outcome;
+  if (outcome.code === undefined) {
+    progress.finish(bytes);
+    return { bytes, method: outcome.method as TransferResult['method'] };
+  }
+  progress.stop();
+  if (outcome.code === 'ABORT_ERR') {
+    if (cancelledBy === 'progress') throw progress.error;
+    if (cancelledBy === 'close' || socket?.destroyed) throw socketClosed(bytes);
+    throw new AbortError(bytes, signal?.reason);
+  }
+  throw new ZerosendError(outcome.code, outcome.message ?? outcome.code, {
+    bytes,
+    errno: outcome.errno === undefined ? undefined : -outcome.errno,
+    syscall: outcome.syscall,
+  });
+}
