@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/** The `zerosend` command. Each subcommand lives in its own file under `cli/`. */
+import { Command } from 'commander';
+
+const program = new Command('zerosend')
+  .description('Zero-copy file serving, sending and proxying for Node.js (sendfile, splice, mmap).')
+  .version((require('../package.json') as { version: string }).version)
+  .showHelpAfterError();
+
+// Subcommands register themselves here, one line each.
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(`zerosend: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
