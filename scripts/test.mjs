@@ -1,12 +1,20 @@
 #!/usr/bin/env node
-// The project's test command: the Rust core's tests, then the public API's ava suite, each with
-// its own output, then one closing line `N passed, N failed` over both.
-// Extra arguments go to ava (e.g. `npm test -- __test__/transfer.spec.ts`).
+// The project's test command, each part with its own output, then one closing line
+// `N passed, N failed` over all of them:
+//   1. the Rust core's tests (cargo test);
+//   2. the public API's ava suite with the native binding;
+//   3. the same suite again on the stream fallback (ZEROSEND_FORCE_FALLBACK=1): tests that need
+//      the binding skip themselves there (__test__/helpers/native.ts);
+//   4. the install-as-a-user tests (scripts/pack-test.mjs): npm pack, install into a fresh
+//      project without Rust, smoke from ESM and CommonJS, with and without the platform package.
+// Extra arguments go to ava (e.g. `npm test -- __test__/transfer.spec.ts`); such a focused run
+// skips part 4. Each part can be skipped: ZEROSEND_TEST_SKIP_CARGO=1, ZEROSEND_TEST_SKIP_FALLBACK=1,
+// ZEROSEND_TEST_SKIP_PACK=1.
 import { spawn } from 'node:child_process';
 
-const run = (command, args, parse) =>
+const run = (command, args, parse, env = process.env) =>
   new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
@@ -16,23 +24,49 @@ const run = (command, args, parse) =>
   });
 
 const sum = (text, pattern) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
+const tap = (out) => ({ passed: sum(out, /^# pass (\d+)/gm), failed: sum(out, /^# fail (\d+)/gm) });
+const skipped = { code: 0, passed: 0, failed: 0, skipped: true };
+const banner = (text) => console.log(`\n# ---- ${text}`);
 
-const skipCargo = process.env.ZEROSEND_TEST_SKIP_CARGO === '1';
-const cargo = skipCargo
-  ? { code: 0, passed: 0, failed: 0 }
-  : await run('cargo', ['test', '--workspace', '--release', '--color', 'never'], (out) => ({
-      passed: sum(out, /test result: \w+\. (\d+) passed/g),
-      failed: sum(out, /test result: \w+\. \d+ passed; (\d+) failed/g),
-    }));
-const ava = await run('npx', ['ava', '--tap', ...process.argv.slice(2)], (out) => ({
-  passed: sum(out, /^# pass (\d+)/gm),
-  failed: sum(out, /^# fail (\d+)/gm),
-}));
+const avaArgs = process.argv.slice(2);
+const skip = (part) => process.env[`ZEROSEND_TEST_SKIP_${part}`] === '1';
 
-const passed = cargo.passed + ava.passed;
-let failed = cargo.failed + ava.failed;
+let cargo = skipped;
+if (!skip('CARGO')) {
+  banner('cargo test');
+  cargo = await run('cargo', ['test', '--workspace', '--release', '--color', 'never'], (out) => ({
+    passed: sum(out, /test result: \w+\. (\d+) passed/g),
+    failed: sum(out, /test result: \w+\. \d+ passed; (\d+) failed/g),
+  }));
+}
+
+// The native pass must not inherit a forced fallback from the caller's shell.
+const { ZEROSEND_FORCE_FALLBACK: _ignored, ...nativeEnv } = process.env;
+banner('ava, native binding');
+const ava = await run('npx', ['ava', '--tap', ...avaArgs], tap, nativeEnv);
+
+let fallback = skipped;
+if (!skip('FALLBACK')) {
+  banner('ava, stream fallback (ZEROSEND_FORCE_FALLBACK=1)');
+  fallback = await run('npx', ['ava', '--tap', ...avaArgs], tap, { ...process.env, ZEROSEND_FORCE_FALLBACK: '1' });
+}
+
+let pack = skipped;
+if (!skip('PACK') && avaArgs.length === 0) {
+  banner('install as a user (scripts/pack-test.mjs)');
+  pack = await run('node', ['scripts/pack-test.mjs'], tap);
+}
+
+const parts = { cargo, 'ava (native)': ava, 'ava (fallback)': fallback, pack };
+const passed = Object.values(parts).reduce((n, p) => n + p.passed, 0);
+let failed = Object.values(parts).reduce((n, p) => n + p.failed, 0);
 // A runner that crashed before counting still fails the run.
-if (failed === 0 && (cargo.code !== 0 || ava.code !== 0)) failed = 1;
-console.log(`\ncargo: ${cargo.passed} passed, ${cargo.failed} failed; ava: ${ava.passed} passed, ${ava.failed} failed`);
+if (failed === 0 && Object.values(parts).some((p) => p.code !== 0)) failed = 1;
+console.log(
+  '\n' +
+    Object.entries(parts)
+      .map(([name, p]) => (p.skipped ? `${name}: skipped` : `${name}: ${p.passed} passed, ${p.failed} failed`))
+      .join('; '),
+);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

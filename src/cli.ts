@@ -8,6 +8,8 @@ const program = new Command('zerosend')
   .showHelpAfterError();
 
 // Subcommands register themselves here, one line each.
+program.addCommand((require('./cli/serve') as typeof import('./cli/serve')).serveCommand());
+program.addCommand((require('./cli/send') as typeof import('./cli/send')).sendCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`zerosend: ${error instanceof Error ? error.message : String(error)}`);

@@ -12,3 +12,5 @@ export type {
   TransferProgress,
   TransferResult,
 } from './options';
+export { serveStatic, type StaticMiddleware, type NextFunction, type ServeStaticOptions, type ServedInfo, type BodyMethod } from './static/serve-static';
+export { createStaticServer, type StaticServerOptions } from './static/server';

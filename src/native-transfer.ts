@@ -1,18 +1,35 @@
 /** A transfer on the native side: sendfile, splice, mmap or copy on our own dups. */
 import type { Socket } from 'node:net';
 
-import { hold, takeDescriptor, type Target } from './destination';
+import { descriptorOf, type Target } from './destination';
 import { AbortError, socketClosed, ZerosendError } from './errors';
 import { native, type NativeOutcome } from './native';
+import { claim } from './socket-gate';
 import type { Settings, SourceSpec, TransferResult } from './options';
 import { ProgressReporter } from './progress';
 
 type NativeTarget = Exclude<Target, { kind: 'stream' }>;
 
+/** Must be called synchronously by `transfer()`: the call is the line between earlier and later writes. */
 export async function runNative(source: SourceSpec, target: NativeTarget, settings: Settings): Promise<TransferResult> {
+  if (target.kind === 'fd') return runClaimed(source, target.fd, undefined, settings);
+  const release = await claim(target.socket, settings.signal);
+  try {
+    const fd = descriptorOf(target.socket);
+    if (fd < 0) throw socketClosed(0);
+    return await runClaimed(source, fd, target.socket, settings);
+  } finally {
+    release();
+  }
+}
+
+async function runClaimed(
+  source: SourceSpec,
+  destFd: number,
+  socket: Socket | undefined,
+  settings: Settings,
+): Promise<TransferResult> {
   if (!native) throw new Error('runNative() needs the native binding');
-  const socket = target.kind === 'socket' ? target.socket : undefined;
-  const destFd = target.kind === 'socket' ? await takeDescriptor(target.socket, settings.signal) : target.fd;
   const { signal } = settings;
   if (signal?.aborted) throw new AbortError(0, signal.reason);
 
@@ -35,7 +52,6 @@ export async function runNative(source: SourceSpec, target: NativeTarget, settin
   const progress = new ProgressReporter(settings.onProgress, socket, cancel('progress'));
   signal?.addEventListener('abort', onAbort, { once: true });
   socket?.once('close', onClose);
-  const release = socket ? hold(socket) : undefined;
   try {
     let outcome = job.runSync();
     progress.total = job.total;
@@ -46,7 +62,6 @@ export async function runNative(source: SourceSpec, target: NativeTarget, settin
   } finally {
     signal?.removeEventListener('abort', onAbort);
     socket?.off('close', onClose);
-    release?.();
   }
 }
 

@@ -1,0 +1,134 @@
+/**
+ * `zerosend send FILE HOST:PORT`, run as a user runs it: spawned, sending to `nc -l` (or to a
+ * node listener where nc is missing), with progress as plain lines (stdout is a pipe here) or a
+ * bar (under a pseudo-terminal made by `script`).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { join } from 'node:path';
+
+import test from 'ava';
+
+import { CliProcess, cliPath, ensureBuilt } from './helpers/cli-process';
+import { MiB, delay, tempDir } from './helpers/net';
+
+const hasNc = spawnSync('nc', ['-h'], { stdio: 'ignore' }).error === undefined;
+const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+const dir = tempDir('zs-send-');
+const file = join(dir, 'payload.bin');
+const payload = randomBytes(24 * MiB);
+writeFileSync(file, payload);
+
+test.before(async () => {
+  await ensureBuilt();
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A node listener that keeps everything one connection sends. */
+async function receiver(): Promise<{ port: number; received: Promise<Buffer> }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const received = new Promise<Buffer>((resolve) => {
+    server.once('connection', (socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('end', () => {
+        socket.end();
+        server.close();
+        resolve(Buffer.concat(chunks));
+      });
+    });
+  });
+  return { port: (server.address() as net.AddressInfo).port, received };
+}
+
+(hasNc ? test : test.skip)('sends a file to nc -l: every byte arrives; progress lines and a summary', async (t) => {
+  const port = await freePort();
+  const out = join(dir, 'from-nc.bin');
+  const nc = spawn('sh', ['-c', `exec nc -l 127.0.0.1 ${port} > '${out}'`], { stdio: 'ignore' });
+  const ncExited = new Promise((resolve) => nc.once('exit', resolve));
+  try {
+    // nc needs a moment to listen; retry until it does.
+    let cli: CliProcess;
+    for (let attempt = 0; ; attempt++) {
+      cli = new CliProcess(['send', file, `127.0.0.1:${port}`]);
+      const { code } = await cli.exited;
+      if (code === 0 || attempt === 50 || !/ECONNREFUSED/.test(cli.stderr)) break;
+      await delay(100);
+    }
+    t.is(cli.child.exitCode, 0, cli.stderr);
+    await ncExited;
+    t.is(sha256(readFileSync(out)), sha256(payload));
+    t.regex(cli.stdout, /^progress: .* of 24\.0 MiB \(\d+%\)$/m);
+    t.regex(cli.stdout, /^progress: 24\.0 MiB of 24\.0 MiB \(100%\)$/m);
+    t.regex(cli.stdout, /^sent 25165824 bytes \(24\.0 MiB\) in \d+\.\d{3} s, [\d.]+ \S+\/s, via (sendfile|splice|mmap|copy)$/m);
+  } finally {
+    nc.kill();
+  }
+});
+
+test('--method copy is honoured and reported', async (t) => {
+  const { port, received } = await receiver();
+  const cli = new CliProcess(['send', file, `127.0.0.1:${port}`, '--method', 'copy']);
+  t.is((await cli.exited).code, 0, cli.stderr);
+  t.is(sha256(await received), sha256(payload));
+  t.regex(cli.stdout, /via copy$/m);
+});
+
+(hasScript ? test : test.skip)('on a terminal, a progress bar', async (t) => {
+  const { port, received } = await receiver();
+  const command = `${process.execPath} ${cliPath} send ${file} 127.0.0.1:${port}`;
+  const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '100' } });
+  t.is(run.status, 0, run.stdout);
+  t.is(sha256(await received), sha256(payload));
+  t.regex(run.stdout, /100% \| 24\.0 MiB of 24\.0 MiB/);
+  t.regex(run.stdout, /sent 25165824 bytes/);
+  t.notRegex(run.stdout, /^progress:/m);
+});
+
+test('errors: refused connection, missing file, bad address, bad method → exit 1 with a message', async (t) => {
+  const port = await freePort();
+  const refused = new CliProcess(['send', file, `127.0.0.1:${port}`]);
+  t.is((await refused.exited).code, 1);
+  t.regex(refused.stderr, /ECONNREFUSED/);
+
+  const missing = new CliProcess(['send', join(dir, 'nope.bin'), `127.0.0.1:${port}`]);
+  t.is((await missing.exited).code, 1);
+  t.regex(missing.stderr, /ENOENT/);
+
+  const address = new CliProcess(['send', file, 'no-port-here']);
+  t.is((await address.exited).code, 1);
+  t.regex(address.stderr, /HOST:PORT/);
+
+  const { port: listening } = await receiver();
+  const method = new CliProcess(['send', file, `127.0.0.1:${listening}`, '--method', 'teleport']);
+  t.is((await method.exited).code, 1);
+  t.regex(method.stderr, /method/);
+});
+
+test('a listener that goes away mid-transfer: exit 1, with how many bytes had gone', async (t) => {
+  const server = net.createServer((socket) => {
+    socket.once('data', () => socket.resetAndDestroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const big = join(dir, 'big.bin');
+  writeFileSync(big, Buffer.alloc(256 * MiB));
+  try {
+    const cli = new CliProcess(['send', big, `127.0.0.1:${(server.address() as net.AddressInfo).port}`]);
+    t.is((await cli.exited).code, 1);
+    t.regex(cli.stderr, /(EPIPE|ECONNRESET|ERR_SOCKET_CLOSED|closed|reset|broken pipe).*after \d+ bytes/i);
+  } finally {
+    server.close();
+  }
+});

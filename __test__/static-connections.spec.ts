@@ -1,0 +1,223 @@
+/**
+ * Connections: keep-alive stays exact over 1 000 requests, pipelined requests answer in order,
+ * a file truncated mid-body closes the connection (never a desynchronised keep-alive stream),
+ * clients that hang up cost nothing, and an https.Server works through the stream fallback.
+ */
+import { createHash } from 'node:crypto';
+import { openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import { join } from 'node:path';
+
+import test from 'ava';
+
+import { createStaticServer, serveStatic, type ServedInfo } from '../src';
+import { MiB, delay } from './helpers/net';
+import { listen, makeSite, rawRequest } from './helpers/static-site';
+import { selfSigned } from './helpers/tls';
+
+const site = makeSite();
+const data = site.files['data.bin']!;
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  socket: net.Socket;
+}
+
+function get(agent: http.Agent | https.Agent, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  const client = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { agent, headers, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), socket: req.socket! }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('node:http keep-alive: 1 000 mixed requests on one connection, every one exact', async (t) => {
+  const server = createStaticServer(site.root);
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
+  const { url, close } = await listen(server);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const first = await get(agent, `${url}/data.bin`);
+    const etag = first.headers.etag!;
+    const sockets = new Set<net.Socket>([first.socket]);
+    for (let i = 0; i < 1000; i++) {
+      const kind = i % 8;
+      if (kind === 0 || kind === 1) {
+        const reply = await get(agent, `${url}/data.bin`);
+        t.true(reply.status === 200 && reply.body.equals(data), `request ${i}`);
+        sockets.add(reply.socket);
+      } else if (kind === 2) {
+        const start = (i * 997) % data.length;
+        const end = Math.min(data.length - 1, start + (i % 5000));
+        const reply = await get(agent, `${url}/data.bin`, { Range: `bytes=${start}-${end}` });
+        t.true(reply.status === 206 && reply.body.equals(data.subarray(start, end + 1)), `range ${i}`);
+        sockets.add(reply.socket);
+      } else if (kind === 3) {
+        const reply = await get(agent, `${url}/data.bin`, {}, 'HEAD');
+        t.true(reply.status === 200 && reply.body.length === 0 && reply.headers['content-length'] === String(data.length));
+        sockets.add(reply.socket);
+      } else if (kind === 4) {
+        const reply = await get(agent, `${url}/data.bin`, { 'If-None-Match': etag });
+        t.true(reply.status === 304 && reply.body.length === 0);
+        sockets.add(reply.socket);
+      } else if (kind === 5) {
+        const reply = await get(agent, `${url}/missing-${i}`);
+        t.true(reply.status === 404);
+        sockets.add(reply.socket);
+      } else if (kind === 6) {
+        const reply = await get(agent, `${url}/empty.txt`);
+        t.true(reply.status === 200 && reply.body.length === 0);
+        sockets.add(reply.socket);
+      } else {
+        const reply = await get(agent, `${url}/sub/a.txt`);
+        t.true(reply.status === 200 && reply.body.equals(site.files['sub/a.txt']!));
+        sockets.add(reply.socket);
+      }
+    }
+    t.is(connections, 1, 'the server saw one connection');
+    t.is(sockets.size, 1, 'the client used one socket');
+  } finally {
+    agent.destroy();
+    await close();
+  }
+});
+
+test('pipelined requests are answered in order on one connection', async (t) => {
+  const { port, close } = await listen(createStaticServer(site.root));
+  try {
+    const request = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+    const response = await rawRequest(
+      port,
+      request('/sub/a.txt') + request('/data.bin') + request('/missing') + request('/style.css', 'Connection: close\r\n'),
+    );
+    const expected = [
+      ['200', site.files['sub/a.txt']!],
+      ['200', data],
+      ['404', Buffer.from('Not Found\n')],
+      ['200', site.files['style.css']!],
+    ] as const;
+    let rest = response;
+    for (const [status, body] of expected) {
+      const end = rest.indexOf('\r\n\r\n');
+      const head = rest.subarray(0, end).toString('latin1');
+      t.regex(head, new RegExp(`^HTTP/1.1 ${status} `));
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
+      t.true(rest.subarray(end + 4, end + 4 + length).equals(body));
+      rest = rest.subarray(end + 4 + length);
+    }
+    t.is(rest.length, 0);
+  } finally {
+    await close();
+  }
+});
+
+test('a file truncated while being sent closes the connection; the server keeps answering', async (t) => {
+  const root = makeSite().root;
+  const path = join(root, 'shrinking.bin');
+  writeFileSync(path, Buffer.alloc(64 * MiB, 7));
+  const served: ServedInfo[] = [];
+  const { port, url, close } = await listen(createStaticServer(root, { onServed: (_req, _res, info) => served.push(info) }));
+  try {
+    // A client that reads nothing at first: the server fills the socket buffers and parks.
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.pause();
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /shrinking.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    await delay(300);
+    const fd = openSync(path, 'r+');
+    ftruncateSync(fd, 1 * MiB);
+    closeSync(fd);
+    let received = 0;
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.on('error', () => {});
+    socket.resume();
+    await closed;
+    t.true(received < 64 * MiB, `the connection closed after ${received} bytes, short of the Content-Length`);
+    const entry = served.find((info) => info.path === path);
+    t.is(entry?.error, 'ERR_ZEROSEND_SHORT_FILE');
+    // The next request sees the file as it is now.
+    const agent = new http.Agent({ keepAlive: false });
+    const reply = await get(agent, `${url}/shrinking.bin`);
+    t.is(reply.status, 200);
+    t.is(reply.body.length, 1 * MiB);
+  } finally {
+    await close();
+  }
+});
+
+test('clients that hang up mid-body: no crash, no unhandled rejection, the server keeps answering', async (t) => {
+  const root = makeSite().root;
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 * MiB, 1));
+  const served: ServedInfo[] = [];
+  const { port, url, close } = await listen(createStaticServer(root, { onServed: (_req, _res, info) => served.push(info) }));
+  try {
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const socket = net.connect({ port, host: '127.0.0.1' });
+        socket.on('error', () => {});
+        socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+        let received = 0;
+        await new Promise<void>((resolve) => {
+          socket.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            if (received >= (i + 1) * 64 * 1024) {
+              // Half the clients close politely, half reset.
+              if (i % 2 === 0) socket.destroy();
+              else socket.resetAndDestroy();
+              resolve();
+            }
+          });
+        });
+      }),
+    );
+    // Wait for the server to notice every one of them.
+    while (served.filter((info) => info.error).length < 20) await delay(20);
+    for (const info of served) t.true(['ERR_SOCKET_CLOSED', 'EPIPE', 'ECONNRESET'].includes(info.error ?? ''), info.error);
+    const reply = await get(new http.Agent(), `${url}/index.html`);
+    t.is(reply.status, 200);
+  } finally {
+    await close();
+  }
+});
+
+test('https.Server: the same middleware works through the stream fallback, keep-alive included', async (t) => {
+  const { key, cert } = selfSigned();
+  const served: ServedInfo[] = [];
+  const serve = serveStatic(site.root, { onServed: (_req, _res, info) => served.push(info) });
+  const server = https.createServer({ key, cert }, (req, res) => serve(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: cert, servername: 'localhost', checkServerIdentity: () => undefined });
+  try {
+    const sockets = new Set<net.Socket>();
+    for (let i = 0; i < 20; i++) {
+      const whole = await get(agent, `${url}/data.bin`);
+      t.is(whole.status, 200);
+      t.true(whole.body.equals(data));
+      const ranged = await get(agent, `${url}/data.bin`, { Range: `bytes=${i * 100}-${i * 100 + 999}` });
+      t.is(ranged.status, 206);
+      t.true(ranged.body.equals(data.subarray(i * 100, i * 100 + 1000)));
+      sockets.add(whole.socket).add(ranged.socket);
+    }
+    t.is(sockets.size, 1);
+    t.true(served.every((info) => info.method === 'stream'), 'TLS bytes are encrypted in Node: streams');
+    t.is(createHash('sha256').update((await get(agent, `${url}/app.js`)).body).digest('hex'), createHash('sha256').update(site.files['app.js']!).digest('hex'));
+  } finally {
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    serve.close();
+  }
+});

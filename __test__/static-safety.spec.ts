@@ -1,0 +1,129 @@
+/**
+ * Nothing outside the root is ever served. Every attack is written byte for byte on a raw socket
+ * (curl and node:http would normalise `..` and `\` away before the server saw them).
+ */
+import test from 'ava';
+
+import { createStaticServer, serveStatic } from '../src';
+import { listen, makeSite, rawGet, SECRETS } from './helpers/static-site';
+import * as http from 'node:http';
+
+const site = makeSite();
+
+let server: { port: number; close: () => Promise<void> };
+test.before(async () => {
+  server = await listen(createStaticServer(site.root));
+});
+test.after.always(() => server.close());
+
+/** [request target, expected status] */
+const ATTACKS: Array<[string, number]> = [
+  // `..` segments, raw
+  ['/../outside/secret.txt', 403],
+  ['/../../../../../../etc/passwd', 403],
+  ['/sub/../../outside/secret.txt', 403],
+  ['/..', 403],
+  // percent-encoded dots and slashes
+  ['/%2e%2e/outside/secret.txt', 403],
+  ['/%2E%2E/%2E%2E/etc/passwd', 403],
+  ['/.%2e/outside/secret.txt', 403],
+  ['/%2e./outside/secret.txt', 403],
+  ['/..%2foutside%2fsecret.txt', 403],
+  ['/sub%2f..%2f..%2foutside%2fsecret.txt', 403],
+  // backslashes, encoded and raw
+  ['/..%5coutside%5csecret.txt', 403],
+  ['/sub%5c..%5c.env', 403],
+  ['/..\\outside\\secret.txt', 403],
+  ['/sub\\..\\.env', 403],
+  // NUL
+  ['/index.html%00.txt', 400],
+  ['/.env%00', 400],
+  ['/%00', 400],
+  // overlong UTF-8 for '.', '/' and '\'
+  ['/%c0%ae%c0%ae/outside/secret.txt', 400],
+  ['/%c0%af..%c0%afetc/passwd', 400],
+  ['/%e0%80%ae%e0%80%ae/outside/secret.txt', 400],
+  ['/..%c1%9coutside%c1%9csecret.txt', 400],
+  ['/\xc0\xae\xc0\xae/outside/secret.txt', 400],
+  // malformed percent-encoding, invalid UTF-8
+  ['/%zz', 400],
+  ['/%', 400],
+  ['/%e9.txt', 400],
+  // dotfiles (ignored: as if absent)
+  ['/.env', 404],
+  ['/%2eenv', 404],
+  ['/sub/.hidden/x.txt', 404],
+  ['/sub/../.env', 403],
+  ['/sub/%2e%2e/.env', 403],
+  // symlinks that resolve outside the root
+  ['/escape.txt', 403],
+  ['/escape-dir/secret.txt', 403],
+  // absolute-form target and doubled slashes
+  ['http://localhost/../outside/secret.txt', 403],
+  ['//etc/passwd', 404],
+  // double encoding is one decode only: a literal '%2e%2e' name, which does not exist
+  ['/%252e%252e/outside/secret.txt', 404],
+];
+
+for (const [target, status] of ATTACKS) {
+  test(`refused without leaking: GET ${JSON.stringify(target)} → ${status}`, async (t) => {
+    const response = await rawGet(server.port, target);
+    t.is(response.status, status);
+    for (const secret of SECRETS) t.false(response.text.includes(secret), `leaked ${secret}`);
+  });
+}
+
+test('a symlink that stays inside the root is served', async (t) => {
+  const response = await rawGet(server.port, '/inside-link.txt');
+  t.is(response.status, 200);
+});
+
+test('followSymlinks: true serves a symlink that leaves the root (dotfiles and .. still refused)', async (t) => {
+  const open = await listen(createStaticServer(site.root, { followSymlinks: true }));
+  try {
+    const response = await rawGet(open.port, '/escape.txt');
+    t.is(response.status, 200);
+    t.true(response.text.includes('OUTSIDE-SECRET'));
+    t.is((await rawGet(open.port, '/../outside/secret.txt')).status, 403);
+    t.is((await rawGet(open.port, '/.env')).status, 404);
+  } finally {
+    await open.close();
+  }
+});
+
+test('a redirect never points off-site: //host-looking paths collapse to one slash', async (t) => {
+  const response = await rawGet(server.port, '//sub');
+  t.is(response.status, 301);
+  t.regex(response.text, /\r\nLocation: \/sub\/\r\n/);
+  const backslash = await rawGet(server.port, '/\\/sub');
+  t.not(backslash.status, 200);
+  t.notRegex(backslash.text, /\r\nLocation: \/[/\\]/);
+});
+
+test('under fallthrough the middleware passes attacks on to next() and never serves them', async (t) => {
+  const passed: string[] = [];
+  const serve = serveStatic(site.root);
+  const app = http.createServer((req, res) =>
+    serve(req, res, () => {
+      passed.push(req.url ?? '');
+      res.statusCode = 404;
+      res.end('not here');
+    }),
+  );
+  const open = await listen(app);
+  try {
+    let reached = 0;
+    for (const [target] of ATTACKS) {
+      const response = await rawGet(open.port, target);
+      // Node's own parser already answers 400 to raw bytes it rejects; the rest reach next().
+      t.true(response.status === 404 || response.status === 400, `${target}: ${response.status}`);
+      if (response.status === 404) reached += 1;
+      for (const secret of SECRETS) t.false(response.text.includes(secret), `${target} leaked ${secret}`);
+    }
+    t.is(passed.length, reached);
+    t.true(reached >= ATTACKS.length - 1);
+  } finally {
+    await open.close();
+    serve.close();
+  }
+});

@@ -1,0 +1,79 @@
+/**
+ * Scale: 2 000 transfers parked on peers that stopped reading cost no CPU, do not block the event
+ * loop or the libuv thread pool, and all cancel promptly. (Unix sockets: a TCP loopback peer that
+ * never reads buffers ~4 MiB per connection, 8 GiB for 2 000 — beyond the kernel's tcp_mem.)
+ */
+import { setMaxListeners } from 'node:events';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import test from 'ava';
+
+import { transfer } from '../src';
+import { delay, MiB, randomFile, tempDir } from './helpers/net';
+
+const COUNT = 2000;
+
+const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
+
+test.serial(`${COUNT} parked transfers: no CPU, no event-loop stall, thread pool free, prompt cancel`, async (t) => {
+  const dir = tempDir();
+  const file = randomFile(8 * MiB, dir);
+  const small = join(dir, 'small.txt');
+  writeFileSync(small, 'the thread pool answers');
+  const baseline = openDescriptors();
+
+  const server = net.createServer({ pauseOnConnect: true });
+  const peers: net.Socket[] = [];
+  server.on('connection', (socket) => peers.push(socket));
+  const path = join(tempDir('zs-scale-'), 's.sock');
+  await new Promise<void>((resolve) => server.listen({ path, backlog: 4096 }, resolve));
+  const clients: net.Socket[] = [];
+  for (let i = 0; i < COUNT; i += 100) {
+    const batch = Array.from({ length: Math.min(100, COUNT - i) }, () => net.connect(path));
+    await Promise.all(batch.map((c) => new Promise((resolve) => c.once('connect', resolve))));
+    clients.push(...batch);
+  }
+
+  const controller = new AbortController();
+  setMaxListeners(COUNT, controller.signal); // one signal for all: not a leak
+  const outcomes = clients.map((client) =>
+    transfer(file.path, client, { signal: controller.signal }).then(
+      () => 'finished',
+      (error: { name?: string }) => error.name,
+    ),
+  );
+  // Let every transfer fill its socket and park.
+  await delay(1500);
+
+  const histogram = monitorEventLoopDelay({ resolution: 5 });
+  histogram.enable();
+  const cpuBefore = process.cpuUsage();
+  const readStarted = performance.now();
+  const text = await Promise.race([readFile(small, 'utf8'), delay(5000).then(() => 'thread pool blocked')]);
+  const readMs = performance.now() - readStarted;
+  await delay(1000);
+  const cpu = process.cpuUsage(cpuBefore);
+  histogram.disable();
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const maxDelayMs = histogram.max / 1e6;
+  t.log(`parked: cpu ${cpuMs.toFixed(1)} ms over ~1 s, event-loop delay max ${maxDelayMs.toFixed(1)} ms, readFile ${readMs.toFixed(1)} ms`);
+  t.is(text, 'the thread pool answers');
+  t.true(cpuMs < 100, `CPU while parked: ${cpuMs} ms`);
+  t.true(maxDelayMs < 20, `event-loop delay: ${maxDelayMs} ms`);
+
+  const abortStarted = performance.now();
+  controller.abort();
+  const names = await Promise.all(outcomes);
+  const abortMs = performance.now() - abortStarted;
+  t.log(`all ${COUNT} cancelled in ${abortMs.toFixed(1)} ms`);
+  t.is(names.filter((n) => n === 'AbortError').length, COUNT);
+  t.true(abortMs < 1000, `cancel took ${abortMs} ms`);
+
+  for (const socket of [...clients, ...peers]) socket.destroy();
+  server.close();
+  await delay(200);
+  t.true(openDescriptors() <= baseline + 2, `descriptors: ${openDescriptors()} vs ${baseline} before`);
+});

@@ -1,0 +1,430 @@
+#!/usr/bin/env node
+// Installs zerosend the way a user does and checks that it works (issue 5, items 1-3):
+//
+// 1. `npm pack` the main package and this host's platform package (the .node that
+//    `npm run build:native` left in native/ is copied into a staged copy of npm/<platform>/),
+//    install both tarballs into a fresh temp project with no Rust toolchain on PATH, and run the
+//    smoke test there from CommonJS and from ESM; `npx zerosend` answers, and `zerosend serve`
+//    answers curl.
+// 2. The same without the platform package (`--omit=optional`): everything passes through the
+//    stream fallback, capabilities().native is false, and the fallback warns once.
+// 3. The binary's highest GLIBC symbol version (objdump -T) against what README.md promises, and
+//    the package's load time (median of several fresh processes).
+//
+// Output is TAP-like (`ok N - ...`, `# pass N`, `# fail N`, `# skip N`), which scripts/test.mjs
+// adds to its closing line. Flags: --keep leaves the temp projects for inspection.
+// Environment: ZEROSEND_GLIBC_STRICT=1 fails when the binary needs a newer glibc than README.md
+// promises (CI sets it for the release build; a local dev build links against the host's glibc).
+import { spawnSync, spawn } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SMOKE_DIR = join(ROOT, 'scripts', 'pack-smoke');
+const KEEP = process.argv.includes('--keep');
+const LOAD_RUNS = 11;
+
+// ---------------------------------------------------------------- reporting
+
+let count = 0;
+const tally = { pass: 0, fail: 0, skip: 0 };
+
+function ok(name, note) {
+  tally.pass++;
+  console.log(`ok ${++count} - ${name}${note ? `  # ${note}` : ''}`);
+}
+function notOk(name, reason) {
+  tally.fail++;
+  console.log(`not ok ${++count} - ${name}`);
+  for (const line of String(reason).trim().split('\n').slice(0, 40)) console.log(`  # ${line}`);
+}
+function skip(name, reason) {
+  tally.skip++;
+  console.log(`ok ${++count} - ${name} # SKIP ${reason}`);
+}
+/** Runs one check; a thrown error is its failure. */
+async function check(name, fn) {
+  try {
+    const note = await fn();
+    ok(name, note);
+    return true;
+  } catch (error) {
+    notOk(name, error instanceof Error ? error.message : error);
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- the host and its environment
+
+/** This host's npm/<dir> package, or null where zerosend ships no binary (Windows...). */
+function hostPlatformDir() {
+  const { platform, arch } = process;
+  if (platform === 'linux') {
+    const glibc = process.report?.getReport()?.header?.glibcVersionRuntime;
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`;
+  }
+  if (platform === 'darwin' || platform === 'freebsd') return `${platform}-${arch}`;
+  return null;
+}
+
+/**
+ * The environment of a user without Rust: PATH without any folder that holds cargo, rustc or
+ * rustup (node and npm are linked into a folder of their own if they shared one), no cargo or
+ * rustup variables, nothing that points the loader somewhere else.
+ */
+function userEnv(work) {
+  const exe = process.platform === 'win32' ? ['', '.exe'] : [''];
+  const rustTools = ['cargo', 'rustc', 'rustup'].flatMap((tool) => exe.map((suffix) => tool + suffix));
+  const isRustDir = (dir) => rustTools.some((tool) => existsSync(join(dir, tool)));
+  // Windows spells it Path; a copied env object is case-sensitive, so keep the one real key.
+  const pathKey = Object.keys(process.env).find((k) => k.toUpperCase() === 'PATH') ?? 'PATH';
+  const path = (process.env[pathKey] ?? '').split(delimiter).filter((dir) => dir && !isRustDir(dir));
+  const nodeDir = dirname(process.execPath);
+  if (isRustDir(nodeDir)) {
+    const shim = join(work, 'bin');
+    mkdirSync(shim, { recursive: true });
+    for (const tool of ['node', 'npm', 'npx']) {
+      const source = join(nodeDir, tool);
+      if (existsSync(source)) cpSync(source, join(shim, tool), { dereference: false });
+    }
+    path.unshift(shim);
+  }
+  const env = { ...process.env, [pathKey]: path.join(delimiter) };
+  for (const name of Object.keys(env)) {
+    if (/^(CARGO|RUSTUP|RUSTC|NAPI_RS_|ZEROSEND_|NODE_PATH$|NODE_OPTIONS$|npm_)/i.test(name)) delete env[name];
+  }
+  return env;
+}
+
+/** npm and npx are .cmd scripts on Windows, which Node runs only through a shell. */
+const needsShell = (command) => process.platform === 'win32' && (command === 'npm' || command === 'npx');
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    shell: needsShell(command),
+    ...options,
+  });
+  if (result.error) throw new Error(`${command} ${args.join(' ')}: ${result.error.message}`);
+  if (result.status !== 0 && !options.allowFailure) {
+    throw new Error(`${command} ${args.join(' ')} exited ${result.status}\n${result.stderr}\n${result.stdout}`);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- packing and installing
+
+/** `npm pack` in `dir`; returns the tarball's path in `dest`. */
+function npmPack(dir, dest, env) {
+  const { stdout } = run('npm', ['pack', '--json', '--pack-destination', dest], { cwd: dir, env });
+  const [info] = JSON.parse(stdout);
+  return { path: join(dest, info.filename), files: info.files.map((f) => f.path) };
+}
+
+/** The platform package staged in `work` with this host's binary in it. */
+function stagePlatformPackage(dir, work) {
+  const file = `zerosend.${dir}.node`;
+  // A release artifact placed in npm/<dir>/ (CI) wins over a local build in native/.
+  const candidates = [join(ROOT, 'npm', dir, file), join(ROOT, 'native', file)];
+  const binary = candidates.find((p) => existsSync(p));
+  if (!binary) throw new Error(`no ${file} in npm/${dir}/ or native/: run npm run build:native first`);
+  const stage = join(work, 'platform', dir);
+  mkdirSync(stage, { recursive: true });
+  for (const name of ['package.json', 'README.md']) copyFileSync(join(ROOT, 'npm', dir, name), join(stage, name));
+  copyFileSync(binary, join(stage, file));
+  return { stage, binary };
+}
+
+/** A fresh project in `work/name` with the given tarballs installed. */
+function makeApp(work, name, tarballs, extraArgs, env) {
+  const app = join(work, name);
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }, null, 2));
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...extraArgs, ...tarballs], { cwd: app, env });
+  for (const file of readdirSync(SMOKE_DIR)) copyFileSync(join(SMOKE_DIR, file), join(app, file));
+  return app;
+}
+
+// ---------------------------------------------------------------- checks inside an installed project
+
+function smoke(app, flavour, { expectNative, platformDir, env, extraEnv = {} }) {
+  const script = flavour === 'esm' ? 'smoke.mjs' : 'smoke.cjs';
+  const result = run('node', [script], {
+    cwd: app,
+    env: { ...env, EXPECT_NATIVE: expectNative ? '1' : '0', PLATFORM_DIR: platformDir ?? '', ...extraEnv },
+    allowFailure: true,
+  });
+  if (result.status !== 0) throw new Error(`${result.stderr}${result.stdout}`);
+  return { report: JSON.parse(result.stdout.trim().split('\n').pop()), stderr: result.stderr };
+}
+
+const warningsIn = (stderr) => (stderr.match(/\[ZEROSEND_FALLBACK\]/g) ?? []).length;
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** `npx zerosend serve` on a folder with one file; curl fetches it. */
+async function serveSmoke(app, env) {
+  const root = join(app, 'www');
+  mkdirSync(root, { recursive: true });
+  const body = 'served by zerosend\n'.repeat(1000);
+  writeFileSync(join(root, 'hello.txt'), body);
+  const port = await freePort();
+  const child = spawn('npx', ['--no-install', 'zerosend', 'serve', root, '--port', String(port), '--host', '127.0.0.1'], {
+    cwd: app,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: process.platform !== 'win32',
+    shell: needsShell('npx'),
+  });
+  let output = '';
+  child.stdout.on('data', (c) => (output += c));
+  child.stderr.on('data', (c) => (output += c));
+  const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const curl = spawnSync('curl', ['-sS', '--fail', '--max-time', '5', `http://127.0.0.1:${port}/hello.txt`], {
+        encoding: 'utf8',
+      });
+      if (curl.status === 0) {
+        if (curl.stdout !== body) throw new Error(`curl got ${curl.stdout.length} bytes, expected ${body.length}`);
+        return `curl fetched ${body.length} bytes`;
+      }
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`zerosend serve did not answer (exit ${child.exitCode}): ${output}${curl.stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    // npx runs the CLI in a child of its own: end the whole group we started.
+    try {
+      if (process.platform === 'win32') spawnSync('taskkill', ['/pid', String(child.pid), '/T', '/F']);
+      else process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await exited;
+  }
+}
+
+/** The highest GLIBC_x.y symbol version the binary asks for, or null if it asks for none. */
+function highestGlibc(binary) {
+  const { stdout } = run('objdump', ['-T', binary]);
+  const versions = [...stdout.matchAll(/GLIBC_(\d+(?:\.\d+)+)/g)].map((m) => m[1]);
+  return versions.sort(compareVersions).pop() ?? null;
+}
+
+function compareVersions(a, b) {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** README.md's promise, in the form "glibc 2.17 or newer". */
+function promisedGlibc() {
+  const readme = join(ROOT, 'README.md');
+  if (!existsSync(readme)) return null;
+  return readFileSync(readme, 'utf8').match(/glibc (\d+\.\d+) or newer/i)?.[1] ?? null;
+}
+
+/** Median milliseconds a fresh process spends loading zerosend (require or import). */
+function loadTime(app, env, how) {
+  const code =
+    how === 'import'
+      ? "const t=process.hrtime.bigint(); await import('zerosend'); console.log(Number(process.hrtime.bigint()-t)/1e6)"
+      : "const t=process.hrtime.bigint(); require('zerosend'); console.log(Number(process.hrtime.bigint()-t)/1e6)";
+  const samples = [];
+  for (let i = 0; i < LOAD_RUNS; i++) {
+    const args = how === 'import' ? ['--input-type=module', '-e', code] : ['-e', code];
+    const { stdout } = run('node', args, { cwd: app, env: { ...env, ZEROSEND_SILENCE_FALLBACK_WARNING: '1' } });
+    samples.push(Number(stdout.trim()));
+  }
+  samples.sort((a, b) => a - b);
+  return { median: samples[Math.floor(samples.length / 2)], min: samples[0], max: samples[samples.length - 1] };
+}
+
+// ---------------------------------------------------------------- the run
+
+const work = mkdtempSync(join(tmpdir(), 'zerosend-pack-'));
+const env = userEnv(work);
+const platformDir = hostPlatformDir();
+console.log(`# install-as-a-user tests in ${work} (host package: ${platformDir ?? 'none'})`);
+
+await check('no Rust toolchain on the PATH the installs and smoke tests see', () => {
+  for (const tool of ['cargo', 'rustc']) {
+    const probe = spawnSync(tool, ['--version'], { env });
+    if (!probe.error) throw new Error(`${tool} still runs with the user PATH`);
+  }
+});
+
+await check('dist/ is built and not older than src/', () => {
+  const newest = (dir) =>
+    readdirSync(dir, { recursive: true })
+      .map((f) => join(dir, f))
+      .filter((f) => f.endsWith('.ts'))
+      .reduce((m, f) => Math.max(m, statSync(f).mtimeMs), 0);
+  const built = join(ROOT, 'dist', 'index.js');
+  if (!existsSync(built)) throw new Error('dist/index.js is missing: run npm run build:ts');
+  if (statSync(built).mtimeMs < newest(join(ROOT, 'src')) - 1000) {
+    // tsc rewrites every output file, so index.js's age is the build's age.
+    throw new Error('dist/ is older than src/: run npm run build:ts');
+  }
+});
+
+let main = null;
+await check('npm pack: the main package ships only what users need', () => {
+  main = npmPack(ROOT, work, env);
+  const files = main.files;
+  const required = ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'esm/index.mjs', 'esm/index.d.mts', 'native/binding.js', 'native/binding.d.ts'];
+  const missing = required.filter((f) => !files.includes(f));
+  const unwanted = files.filter((f) => /\.node$|\.map$|^src\/|^__test__\/|^crates\/|^bench\/|^scripts\/|^npm\/|^target\/|Cargo\./.test(f));
+  if (missing.length || unwanted.length) {
+    throw new Error(`missing: ${missing.join(', ') || '-'}; unwanted: ${unwanted.join(', ') || '-'}`);
+  }
+  return `${files.length} files`;
+});
+
+let platform = null;
+if (platformDir) {
+  await check(`npm pack: zerosend-${platformDir} with the binary in it`, () => {
+    const { stage, binary } = stagePlatformPackage(platformDir, work);
+    platform = { ...npmPack(stage, work, env), binary };
+    const file = `zerosend.${platformDir}.node`;
+    if (!platform.files.includes(file)) throw new Error(`${file} is not in the tarball: ${platform.files.join(', ')}`);
+    return `binary from ${binary}`;
+  });
+} else {
+  skip('npm pack: the platform package', `zerosend ships no binary for ${process.platform}-${process.arch}`);
+}
+
+// 1. Installed with the platform package: the native binding loads.
+let appNative = null;
+if (main && platform) {
+  await check('install both tarballs into a fresh project (no Rust on PATH)', () => {
+    appNative = makeApp(work, 'app-native', [main.path, platform.path], [], env);
+  });
+}
+for (const flavour of ['cjs', 'esm']) {
+  const name = `with the platform package, ${flavour}: transfer() over loopback, sha256 equal, native method`;
+  if (!appNative) {
+    skip(name, 'no native install');
+    continue;
+  }
+  await check(name, () => {
+    const { report, stderr } = smoke(appNative, flavour, { expectNative: true, platformDir, env });
+    if (warningsIn(stderr) !== 0) throw new Error(`unexpected fallback warning: ${stderr}`);
+    return `method ${report.method}, ${report.bytes} bytes`;
+  });
+}
+
+// 2. Installed without it: the stream fallback, and one warning.
+let appFallback = null;
+if (main) {
+  await check('install the main tarball alone (--omit=optional)', () => {
+    appFallback = makeApp(work, 'app-fallback', [main.path], ['--omit=optional'], env);
+    if (platformDir && existsSync(join(appFallback, 'node_modules', `zerosend-${platformDir}`))) {
+      throw new Error('the platform package got installed anyway');
+    }
+  });
+}
+for (const flavour of ['cjs', 'esm']) {
+  const name = `without the platform package, ${flavour}: same smoke through the fallback, native false, one warning`;
+  if (!appFallback) {
+    skip(name, 'no fallback install');
+    continue;
+  }
+  await check(name, () => {
+    const { report, stderr } = smoke(appFallback, flavour, { expectNative: false, platformDir, env });
+    const warnings = warningsIn(stderr);
+    if (warnings !== 1) throw new Error(`expected one fallback warning, saw ${warnings}: ${stderr}`);
+    return `method ${report.method}`;
+  });
+}
+if (appFallback) {
+  await check('without the platform package: ZEROSEND_SILENCE_FALLBACK_WARNING=1 silences the warning', () => {
+    const { stderr } = smoke(appFallback, 'cjs', {
+      expectNative: false,
+      platformDir,
+      env,
+      extraEnv: { ZEROSEND_SILENCE_FALLBACK_WARNING: '1' },
+    });
+    if (warningsIn(stderr) !== 0) throw new Error(`warning printed anyway: ${stderr}`);
+  });
+}
+
+// The CLI, as a user runs it.
+for (const [label, app] of [['with the platform package', appNative], ['without it', appFallback]]) {
+  if (!app) continue;
+  await check(`${label}: npx zerosend --version`, () => {
+    const { stdout } = run('npx', ['--no-install', 'zerosend', '--version'], { cwd: app, env });
+    const expected = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+    if (stdout.trim() !== expected) throw new Error(`printed ${stdout.trim()}, expected ${expected}`);
+  });
+  const name = `${label}: npx zerosend serve answers curl`;
+  if (!existsSync(join(app, 'node_modules', 'zerosend', 'dist', 'cli', 'serve.js'))) {
+    skip(name, 'the serve command is not in this build (src/cli/serve.ts missing)');
+  } else if (spawnSync('curl', ['--version']).error) {
+    skip(name, 'curl is not installed');
+  } else {
+    await check(name, () => serveSmoke(app, env));
+  }
+}
+
+// 3. What the binary needs, and what loading costs.
+if (platform && process.platform === 'linux' && platformDir.endsWith('-gnu')) {
+  const strict = process.env.ZEROSEND_GLIBC_STRICT === '1';
+  const name = 'the binary needs no newer glibc than README.md promises';
+  if (spawnSync('objdump', ['--version']).error) {
+    skip(name, 'objdump is not installed (binutils)');
+  } else {
+    await check(name, () => {
+      const needed = highestGlibc(platform.binary);
+      const promised = promisedGlibc();
+      console.log(`# glibc: ${platform.binary} needs GLIBC_${needed}; README.md promises ${promised ?? '(no "glibc X.Y or newer" in README.md)'}`);
+      if (promised && needed && compareVersions(needed, promised) <= 0) return `GLIBC_${needed} <= ${promised}`;
+      const problem = promised
+        ? `needs GLIBC_${needed}, README.md promises glibc ${promised} or newer`
+        : 'README.md states no "glibc X.Y or newer"';
+      if (strict) throw new Error(problem);
+      return `not enforced for a local build (set ZEROSEND_GLIBC_STRICT=1 for release artifacts): ${problem}`;
+    });
+  }
+}
+
+for (const [label, app] of [['native', appNative], ['fallback', appFallback]]) {
+  if (!app) continue;
+  await check(`load time, ${label} install (measured, not asserted)`, () => {
+    const required = loadTime(app, env, 'require');
+    const imported = loadTime(app, env, 'import');
+    const fmt = (t) => `${t.median.toFixed(1)} ms (min ${t.min.toFixed(1)}, max ${t.max.toFixed(1)})`;
+    console.log(`# load time (${label}, median of ${LOAD_RUNS} processes): require ${fmt(required)}; import ${fmt(imported)}`);
+    return `require ${required.median.toFixed(1)} ms, import ${imported.median.toFixed(1)} ms`;
+  });
+}
+
+if (KEEP) console.log(`# kept ${work}`);
+else rmSync(work, { recursive: true, force: true });
+
+console.log(`\n1..${count}`);
+console.log(`# tests ${count}`);
+console.log(`# pass ${tally.pass}`);
+console.log(`# skip ${tally.skip}`);
+console.log(`# fail ${tally.fail}`);
+process.exit(tally.fail === 0 ? 0 : 1);

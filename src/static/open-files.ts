@@ -1,0 +1,212 @@
+/**
+ * Finding and opening the file behind a path, with a small cache of open descriptors (like
+ * nginx's `open_file_cache`).
+ *
+ * Every lookup costs one `stat()` of the path, cache or not: a hit is only used while the path
+ * still names the same file (device, inode, size, mtime, ctime), so a file that was rewritten,
+ * replaced (rename over it) or deleted is reopened or reported missing at once, never served
+ * stale. What a hit saves is open + fstat + the symlink check + close, and the header strings.
+ *
+ * The file system calls are synchronous, as nginx's are: on a local disk they cost microseconds,
+ * far less than a round trip through libuv's thread pool.
+ *
+ * Descriptors are reference-counted: an entry evicted while a transfer still reads it is closed
+ * when that transfer releases it, so a descriptor number is never reused under a running transfer.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** An open file, shared by the requests that serve it. */
+export interface OpenFile {
+  /** The path it was opened by. */
+  readonly path: string;
+  readonly fd: number;
+  /** `fstat()` of the descriptor at open time: the version being served. */
+  readonly stat: fs.Stats;
+  /** Derived header values, computed once per open file (see `representation.ts`). */
+  etag?: string;
+  lastModified?: string;
+  contentType?: string;
+}
+
+interface Entry extends OpenFile {
+  users: number;
+  /** Still reachable from the cache map; when not, the last release closes it. */
+  cached: boolean;
+  /** Used since the last idle sweep. */
+  recent: boolean;
+}
+
+export type Lookup =
+  | { kind: 'file'; file: OpenFile }
+  | { kind: 'directory' }
+  /** Absent, or not a regular file (FIFOs, devices and sockets are never served). */
+  | { kind: 'missing' }
+  /** Not readable by this process, or a symlink that resolves outside the root. */
+  | { kind: 'forbidden' };
+
+const DIRECTORY: Lookup = { kind: 'directory' };
+const MISSING: Lookup = { kind: 'missing' };
+const FORBIDDEN: Lookup = { kind: 'forbidden' };
+
+// O_NONBLOCK: opening a FIFO someone put under the root must not block the event loop.
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP']);
+const FORBIDDEN_CODES = new Set(['EACCES', 'EPERM']);
+
+export class OpenFiles {
+  private readonly entries = new Map<string, Entry>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private realRoot: string | undefined;
+
+  /**
+   * @param root the served folder
+   * @param max entries kept open; 0 disables caching (open and close per request)
+   * @param idleMs an entry unused for this long (up to twice) is closed
+   * @param confine refuse files whose real path leaves the root (symlinks)
+   */
+  constructor(
+    private readonly root: string,
+    private readonly max: number,
+    private readonly idleMs: number,
+    private readonly confine: boolean,
+  ) {}
+
+  /** Stats `fsPath`; for a regular file, returns it open. Every `file` result must be `release()`d. */
+  lookup(fsPath: string): Lookup {
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(fsPath, { throwIfNoEntry: false });
+    } catch (error) {
+      return classify(error);
+    }
+    if (stat === undefined) {
+      this.forget(fsPath);
+      return MISSING;
+    }
+    if (stat.isDirectory()) return DIRECTORY;
+    if (!stat.isFile()) return MISSING;
+
+    const cached = this.entries.get(fsPath);
+    if (cached !== undefined) {
+      if (sameVersion(cached.stat, stat)) {
+        cached.users += 1;
+        cached.recent = true;
+        return { kind: 'file', file: cached };
+      }
+      this.forget(fsPath);
+    }
+    return this.open(fsPath);
+  }
+
+  /** The request is done with the file. */
+  release(file: OpenFile): void {
+    const entry = file as Entry;
+    entry.users -= 1;
+    if (entry.users === 0 && !entry.cached) fs.close(entry.fd, () => {});
+  }
+
+  /** Drops a file that misbehaved (e.g. was truncated while being sent): the next lookup reopens it. */
+  invalidate(file: OpenFile): void {
+    if (this.entries.get(file.path) === file) this.forget(file.path);
+  }
+
+  /** Closes every descriptor not in use (those in use close on release). */
+  close(): void {
+    for (const key of [...this.entries.keys()]) this.forget(key);
+    this.stopSweeping();
+  }
+
+  private open(fsPath: string): Lookup {
+    let fd: number;
+    try {
+      fd = fs.openSync(fsPath, OPEN_FLAGS);
+    } catch (error) {
+      return classify(error);
+    }
+    let stat: fs.Stats;
+    try {
+      stat = fs.fstatSync(fd);
+      if (!stat.isFile()) {
+        fs.closeSync(fd);
+        return MISSING;
+      }
+      if (this.confine && !this.inside(realPathOf(fd, fsPath))) {
+        fs.closeSync(fd);
+        return FORBIDDEN;
+      }
+    } catch (error) {
+      fs.closeSync(fd);
+      return classify(error);
+    }
+    const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: this.max > 0, recent: true };
+    if (entry.cached) this.remember(entry);
+    return { kind: 'file', file: entry };
+  }
+
+  private remember(entry: Entry): void {
+    this.entries.set(entry.path, entry);
+    if (this.entries.size > this.max) {
+      // Map order is insertion order: the first key is the oldest.
+      const oldest = this.entries.keys().next().value as string;
+      this.forget(oldest);
+    }
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(() => this.sweep(), this.idleMs);
+      this.sweeper.unref();
+    }
+  }
+
+  private forget(fsPath: string): void {
+    const entry = this.entries.get(fsPath);
+    if (entry === undefined) return;
+    this.entries.delete(fsPath);
+    entry.cached = false;
+    if (entry.users === 0) fs.close(entry.fd, () => {});
+    if (this.entries.size === 0) this.stopSweeping();
+  }
+
+  private sweep(): void {
+    for (const [key, entry] of this.entries) {
+      if (!entry.recent && entry.users === 0) this.forget(key);
+      else entry.recent = false;
+    }
+  }
+
+  private stopSweeping(): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  private inside(realPath: string): boolean {
+    this.realRoot ??= fs.realpathSync.native(this.root);
+    const root = this.realRoot;
+    return realPath === root || realPath.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+  }
+}
+
+/**
+ * Where the open descriptor really is. On Linux `/proc/self/fd/N` names the file that was opened,
+ * so no symlink swapped in between a check and the open can fool it.
+ */
+function realPathOf(fd: number, fsPath: string): string {
+  if (process.platform === 'linux') {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      // /proc not mounted: fall through.
+    }
+  }
+  return fs.realpathSync.native(fsPath);
+}
+
+function sameVersion(a: fs.Stats, b: fs.Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+function classify(error: unknown): Lookup {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (MISSING_CODES.has(code)) return MISSING;
+  if (FORBIDDEN_CODES.has(code)) return FORBIDDEN;
+  throw error;
+}

@@ -1,0 +1,25 @@
+/** `createStaticServer(root, options)`: an `http.Server` that serves a folder and nothing else. */
+import * as http from 'node:http';
+
+import type { ServeStaticOptions } from './options';
+import { serveStatic } from './serve-static';
+
+export interface StaticServerOptions extends Omit<ServeStaticOptions, 'fallthrough'> {
+  /** Passed to `http.createServer()` (e.g. `keepAliveTimeout`, `maxHeaderSize`). */
+  http?: http.ServerOptions;
+}
+
+/**
+ * An `http.Server` serving the files under `root`: 404 for misses, 405 for methods other than
+ * GET and HEAD. Call `listen()` on it. Closing the server closes the descriptors it cached.
+ *
+ * @example
+ * createStaticServer('./public', { maxAge: '1h' }).listen(8080)
+ */
+export function createStaticServer(root: string, options?: StaticServerOptions): http.Server {
+  const { http: serverOptions, ...staticOptions } = options ?? {};
+  const serve = serveStatic(root, { ...staticOptions, fallthrough: false });
+  const server = http.createServer(serverOptions ?? {}, (req, res) => serve(req, res));
+  server.on('close', () => serve.close());
+  return server;
+}
