@@ -145,3 +145,17 @@ test('the stream path reports the same errors as the native one', async (t) => {
   await rejectsWith(t, () => transfer(path, sink, { offset: data.length + 1 }), 'ERR_OUT_OF_RANGE');
   await rejectsWith(t, () => transfer(path, sink, { length: data.length + 1 }), 'ERR_ZEROSEND_SHORT_FILE');
 });
+
+test('TLS: writes made during a stream transfer come after it, writes before it first', async (t) => {
+  const { path: big, data: bigData } = randomFile(4 * MiB, dir);
+  const pair = await tlsPair();
+  const received = collect(pair.server);
+  pair.client.write(Buffer.alloc(MiB, 'a'));
+  const sending = transfer(big, pair.client);
+  pair.client.write('during');
+  await sending;
+  pair.client.end('after');
+  const got = await received;
+  t.is(sha256(got), sha256(Buffer.concat([Buffer.alloc(MiB, 'a'), bigData, Buffer.from('duringafter')])));
+  pair.close();
+});

@@ -22,6 +22,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { writeOptionalDependencies } from './optional-deps.mjs';
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SMOKE_DIR = join(ROOT, 'scripts', 'pack-smoke');
 const KEEP = process.argv.includes('--keep');
@@ -123,6 +125,21 @@ function npmPack(dir, dest, env) {
   const { stdout } = run('npm', ['pack', '--json', '--pack-destination', dest], { cwd: dir, env });
   const [info] = JSON.parse(stdout);
   return { path: join(dest, info.filename), files: info.files.map((f) => f.path) };
+}
+
+/**
+ * The main package as it is published: the files `npm pack` would take from the repository,
+ * copied to `work`, with the optionalDependencies the publish job adds (scripts/optional-deps.mjs).
+ */
+function stageMainPackage(work, env) {
+  const { stdout } = run('npm', ['pack', '--dry-run', '--json'], { cwd: ROOT, env });
+  const stage = join(work, 'main');
+  for (const { path } of JSON.parse(stdout)[0].files) {
+    mkdirSync(dirname(join(stage, path)), { recursive: true });
+    copyFileSync(join(ROOT, path), join(stage, path));
+  }
+  const optional = writeOptionalDependencies(join(stage, 'package.json'));
+  return { stage, optional };
 }
 
 /** The platform package staged in `work` with this host's binary in it. */
@@ -290,8 +307,12 @@ await check('dist/ is built and not older than src/', () => {
 
 let main = null;
 await check('npm pack: the main package ships only what users need', () => {
-  main = npmPack(ROOT, work, env);
+  const { stage, optional } = stageMainPackage(work, env);
+  main = npmPack(stage, work, env);
   const files = main.files;
+  if (platformDir && !optional[`zerosend-${platformDir}`]) {
+    throw new Error(`optionalDependencies lack zerosend-${platformDir}: ${JSON.stringify(optional)}`);
+  }
   const required = ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'esm/index.mjs', 'esm/index.d.mts', 'native/binding.js', 'native/binding.d.ts'];
   const missing = required.filter((f) => !files.includes(f));
   const unwanted = files.filter((f) => /\.node$|\.map$|^src\/|^__test__\/|^crates\/|^bench\/|^scripts\/|^npm\/|^target\/|Cargo\./.test(f));
@@ -367,6 +388,32 @@ if (appFallback) {
     });
     if (warningsIn(stderr) !== 0) throw new Error(`warning printed anyway: ${stderr}`);
   });
+}
+
+// Types, as a TypeScript user's compiler resolves them (node16: `exports` conditions apply).
+if (appNative) {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const name = 'types resolve for import (.mts) and require (.cts) under moduleResolution node16';
+  if (!existsSync(tsc)) {
+    skip(name, 'typescript is not installed in the repository');
+  } else {
+    await check(name, () => {
+      writeFileSync(
+        join(appNative, 'types-esm.mts'),
+        "import zerosend, { transfer, capabilities, type TransferResult } from 'zerosend';\n" +
+          "export const r: Promise<TransferResult> = transfer('f', 1);\n" +
+          'export const c: boolean = capabilities().native && typeof zerosend.transfer === "function";\n',
+      );
+      writeFileSync(
+        join(appNative, 'types-cjs.cts'),
+        "import { transfer, type TransferResult } from 'zerosend';\nimport zs = require('zerosend');\n" +
+          "export const r: Promise<TransferResult> = transfer('f', 1);\nexport const c: boolean = zs.capabilities().native;\n",
+      );
+      const types = join(ROOT, 'node_modules', '@types');
+      run('node', [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022',
+        '--typeRoots', types, '--types', 'node', 'types-esm.mts', 'types-cjs.cts'], { cwd: appNative, env });
+    });
+  }
 }
 
 // The CLI, as a user runs it.

@@ -13,13 +13,13 @@ type NativeTarget = Exclude<Target, { kind: 'stream' }>;
 /** Must be called synchronously by `transfer()`: the call is the line between earlier and later writes. */
 export async function runNative(source: SourceSpec, target: NativeTarget, settings: Settings): Promise<TransferResult> {
   if (target.kind === 'fd') return runClaimed(source, target.fd, undefined, settings);
-  const release = await claim(target.socket, settings.signal);
+  const claimed = await claim(target.socket, settings.signal);
   try {
     const fd = descriptorOf(target.socket);
     if (fd < 0) throw socketClosed(0);
     return await runClaimed(source, fd, target.socket, settings);
   } finally {
-    release();
+    claimed.release();
   }
 }
 
@@ -62,6 +62,9 @@ async function runClaimed(
   } finally {
     signal?.removeEventListener('abort', onAbort);
     socket?.off('close', onClose);
+    // A no-op on a finished transfer, but it also keeps `job` reachable until here: its native
+    // side cancels the transfer when garbage-collected.
+    job.cancel();
   }
 }
 

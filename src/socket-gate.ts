@@ -1,13 +1,13 @@
 /**
- * Byte order on a socket shared between Node and a native transfer.
+ * Byte order on a socket (or any writable stream) shared between the caller and a transfer.
  *
- * Writes queued on the socket before `transfer()` was called must reach the peer first; writes
- * made while it runs must come after. `cork()` cannot do both (it holds the earlier writes too,
- * and `end()` uncorks), so while a socket has native transfers, its `write()` and `end()` are
- * held: calls are queued and replayed, in order, when the last transfer on it finishes.
- * Transfers on one socket run one after another, in call order.
+ * Writes queued before `transfer()` was called must reach the peer first; writes made while it
+ * runs must come after. `cork()` cannot do both (it holds the earlier writes too, and `end()`
+ * uncorks), so while a stream has transfers, its `write()` and `end()` are held: calls are
+ * queued and replayed, in order, when the last transfer on it finishes. Transfers on one stream
+ * run one after another, in call order.
  */
-import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 
 import { AbortError, socketClosed } from './errors';
 
@@ -16,7 +16,7 @@ interface HeldWrite {
 }
 
 type WriteFn = (...args: unknown[]) => boolean;
-type EndFn = (...args: unknown[]) => Socket;
+type EndFn = (...args: unknown[]) => Writable;
 
 class Gate {
   private readonly held: HeldWrite[] = [];
@@ -28,10 +28,11 @@ class Gate {
   private tail: Promise<void> = Promise.resolve();
   private readonly hadOwnWrite: boolean;
   private readonly hadOwnEnd: boolean;
-  private readonly write: WriteFn;
+  /** The stream's own `write()`, for the transfer that holds the gate. */
+  readonly write: WriteFn;
   private readonly end: EndFn;
 
-  constructor(private readonly socket: Socket) {
+  constructor(private readonly socket: Writable) {
     const target = socket as unknown as { write: WriteFn; end: EndFn };
     this.hadOwnWrite = Object.prototype.hasOwnProperty.call(socket, 'write');
     this.hadOwnEnd = Object.prototype.hasOwnProperty.call(socket, 'end');
@@ -45,7 +46,7 @@ class Gate {
       this.owedDrain = true;
       return false;
     };
-    target.end = (...args: unknown[]): Socket => {
+    target.end = (...args: unknown[]): Writable => {
       this.heldEnd ??= args;
       return socket;
     };
@@ -87,20 +88,27 @@ function byteLength(chunk: unknown): number {
   return 0;
 }
 
-const gates = new WeakMap<Socket, Gate>();
+const gates = new WeakMap<Writable, Gate>();
 
 const EMPTY = Buffer.alloc(0);
 
+export interface Claim {
+  /** Lets held writes go and the next transfer in. Call exactly once, when the transfer ends. */
+  release(): void;
+  /** Writes for the transfer itself, past the hold. */
+  write(chunk: Buffer, callback: (error?: Error | null) => void): boolean;
+}
+
 /**
- * Claims the socket for one native transfer. Must be called synchronously from `transfer()`, so
- * that the line between "before" and "during" is the call itself. Resolves once earlier
- * transfers on the socket are done and everything Node queued before the call reached the kernel;
- * the returned `release` must be called when the transfer ends.
+ * Claims the stream for one transfer. Must be called synchronously from `transfer()`, so that
+ * the line between "before" and "during" is the call itself. Resolves once earlier transfers on
+ * the stream are done and everything queued before the call reached the kernel.
  */
-export async function claim(socket: Socket, signal: AbortSignal | undefined): Promise<() => void> {
+export async function claim(socket: Writable, signal: AbortSignal | undefined): Promise<Claim> {
   // Queued before the gate closes, behind every earlier write: when its callback runs, they
   // have all reached the kernel.
-  const flushed = socket.writableLength > 0 || socket.connecting ? barrier(socket) : undefined;
+  const connecting = (socket as { connecting?: boolean }).connecting === true;
+  const flushed = socket.writableLength > 0 || connecting ? barrier(socket) : undefined;
   let gate = gates.get(socket);
   if (!gate) {
     gate = new Gate(socket);
@@ -111,19 +119,20 @@ export async function claim(socket: Socket, signal: AbortSignal | undefined): Pr
     if (flushed) await whileOpen(socket, signal, flushed);
     if (signal?.aborted) throw new AbortError(0, signal.reason);
     if (socket.destroyed) throw socketClosed(0);
-    return release;
+    const { write } = gate;
+    return { release, write: (chunk, callback) => write.call(socket, chunk, callback) };
   } catch (error) {
     release();
     throw error;
   }
 }
 
-function barrier(socket: Socket): Promise<void> {
+function barrier(socket: Writable): Promise<void> {
   return new Promise<void>((resolve) => socket.write(EMPTY, () => resolve()));
 }
 
 /** Awaits `work`, but rejects as soon as the socket closes or the signal aborts. */
-function whileOpen(socket: Socket, signal: AbortSignal | undefined, work: Promise<void>): Promise<void> {
+function whileOpen(socket: Writable, signal: AbortSignal | undefined, work: Promise<void>): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const finish = (error?: Error): void => {
       socket.off('close', onClose);

@@ -12,7 +12,10 @@ import { promisify } from 'node:util';
 import { AbortError, codes, socketClosed, ZerosendError } from './errors';
 import type { Settings, SourceSpec, TransferResult } from './options';
 import { ProgressReporter } from './progress';
+import { claim, type Claim } from './socket-gate';
 import { resolveLength } from './range';
+
+type Write = Claim['write'];
 
 const CHUNK_BYTES = 64 * 1024;
 const PROGRESS_BYTES = 2 * 1024 * 1024;
@@ -46,7 +49,17 @@ function handleReader(handle: FileHandle, owned: boolean): Reader {
   };
 }
 
+/** Must be called synchronously by `transfer()`: the call is the line between earlier and later writes. */
 export async function runStream(source: SourceSpec, stream: Writable, settings: Settings): Promise<TransferResult> {
+  const claimed = await claim(stream, settings.signal);
+  try {
+    return await runClaimed(source, stream, claimed.write, settings);
+  } finally {
+    claimed.release();
+  }
+}
+
+async function runClaimed(source: SourceSpec, stream: Writable, write: Write, settings: Settings): Promise<TransferResult> {
   const reader = await openReader(source);
   try {
     const stat = await reader.stat();
@@ -55,15 +68,21 @@ export async function runStream(source: SourceSpec, stream: Writable, settings: 
     }
     if (!stat.isFile()) throw new ZerosendError(codes.invalidArgValue, 'the source must be a regular file');
     const length = resolveLength(stat.size, settings.offset, settings.length);
-    return await pump(reader, stream, settings, length);
+    return await pump(reader, stream, write, settings, length);
   } finally {
     await reader.close();
   }
 }
 
-async function pump(reader: Reader, stream: Writable, settings: Settings, length: number): Promise<TransferResult> {
+async function pump(
+  reader: Reader,
+  stream: Writable,
+  write: Write,
+  settings: Settings,
+  length: number,
+): Promise<TransferResult> {
   const { signal, prefix } = settings;
-  const writer = new Writer(stream, signal);
+  const writer = new Writer(stream, write, signal);
   const progress = new ProgressReporter(settings.onProgress, undefined, () => writer.fail(undefined), (prefix?.length ?? 0) + length);
   let reported = 0;
   try {
@@ -117,6 +136,7 @@ class Writer {
 
   constructor(
     private readonly stream: Writable,
+    private readonly writeThrough: Write,
     private readonly signal: AbortSignal | undefined,
   ) {
     this.failed.catch(() => {}); // observed through the races below
@@ -151,7 +171,7 @@ class Writer {
     if (this.failure !== undefined) throw this.failure;
     let ok = true;
     this.lastWrite = new Promise<void>((resolve) => {
-      ok = this.stream.write(chunk, (error) => {
+      ok = this.writeThrough(chunk, (error) => {
         if (error) this.fail(error);
         else this.bytes += chunk.length;
         resolve();
