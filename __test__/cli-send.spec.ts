@@ -89,7 +89,12 @@ test('--method copy is honoured and reported', async (t) => {
 (hasScript ? test : test.skip)('on a terminal, a progress bar', async (t) => {
   const { port, received } = await receiver();
   const command = `${process.execPath} ${cliPath} send ${file} 127.0.0.1:${port}`;
-  const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '100' } });
+  // Asynchronously: the receiver lives in this process and must keep accepting meanwhile.
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, COLUMNS: '100' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
+  const status = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const run = { status, stdout: output };
   t.is(run.status, 0, run.stdout);
   t.is(sha256(await received), sha256(payload));
   t.regex(run.stdout, /100% \| 24\.0 MiB of 24\.0 MiB/);

@@ -41,13 +41,19 @@ test('serves a folder; one access-log line per request, with the method that sen
   }
 });
 
-test('DIR defaults to the current folder; --quiet logs nothing; --max-age sets Cache-Control', async (t) => {
-  const cli = new CliProcess(['serve', '--port', '0', '--quiet', '--max-age', '1h'], { cwd: site.root });
+test('DIR defaults to the current folder; --quiet, --max-age, --precompressed, --dotfiles', async (t) => {
+  const cli = new CliProcess(['serve', '--port', '0', '--quiet', '--max-age', '1h', '--precompressed', '--dotfiles', 'deny'], {
+    cwd: site.root,
+  });
   try {
     const [, url] = await cli.waitFor(/at (http:\S+)/);
     const response = await curl(`${url}/sub/a.txt`);
     t.deepEqual(response.body, site.files['sub/a.txt']);
     t.is(response.headers['cache-control'], 'public, max-age=3600');
+    const compressed = await curl('-H', 'Accept-Encoding: br', `${url}/app.js`);
+    t.is(compressed.headers['content-encoding'], 'br');
+    t.deepEqual(compressed.body, site.files['app.js.br']);
+    t.is((await curl(`${url}/.env`)).status, 403);
     await delay(200);
     t.notRegex(cli.stdout, /GET/);
   } finally {
@@ -110,6 +116,27 @@ test('graceful shutdown: a download in flight completes, new connections are ref
     const { code } = await cli.exited;
     t.is(code, 0);
     t.regex(cli.stdout, / GET \/big\.bin 200 33554432 \d+\.\dms sendfile/);
+  } finally {
+    await cli.stop('SIGKILL');
+  }
+});
+
+test('graceful shutdown has a limit: a client that never reads is cut off after --grace', async (t) => {
+  const root = tempDir('zs-grace-limit-');
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(64 * MiB, 4));
+  const { cli, port } = await startServe(root, ['--grace', '500']);
+  try {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.pause(); // never reads: the transfer stays parked on a full socket
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    await delay(300);
+    cli.child.kill('SIGTERM');
+    const { code } = await cli.exited;
+    t.is(code, 0);
+    t.regex(cli.stdout, / GET \/big\.bin 200 \d+ \d+\.\dms none ERR_SOCKET_CLOSED/);
+    socket.destroy();
   } finally {
     await cli.stop('SIGKILL');
   }

@@ -4,7 +4,7 @@
  * clients that hang up cost nothing, and an https.Server works through the stream fallback.
  */
 import { createHash } from 'node:crypto';
-import { openSync, closeSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
@@ -122,6 +122,28 @@ test('pipelined requests are answered in order on one connection', async (t) => 
   }
 });
 
+test('a pipelined request queued behind a slow response is released when the connection dies', async (t) => {
+  const root = makeSite().root;
+  writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 * MiB, 5));
+  const served: ServedInfo[] = [];
+  const { port, close } = await listen(createStaticServer(root, { onServed: (_req, _res, info) => served.push(info) }));
+  try {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.pause(); // the first response parks on a full socket; the second waits its turn
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\r\n');
+    await delay(300);
+    socket.resetAndDestroy();
+    while (served.length < 2) await delay(20);
+    t.is(served.length, 2);
+    for (const info of served) t.true(['ERR_SOCKET_CLOSED', 'EPIPE', 'ECONNRESET'].includes(info.error ?? ''), info.error);
+    t.true(served.some((info) => info.path?.endsWith('index.html')), 'the queued response was released too');
+  } finally {
+    await close();
+  }
+});
+
 test('a file truncated while being sent closes the connection; the server keeps answering', async (t) => {
   const root = makeSite().root;
   const path = join(root, 'shrinking.bin');
@@ -190,6 +212,38 @@ test('clients that hang up mid-body: no crash, no unhandled rejection, the serve
   } finally {
     await close();
   }
+});
+
+test('a small open-file cache under churn: every body exact, at most `max` descriptors stay open', async (t) => {
+  const root = makeSite().root;
+  const files = Array.from({ length: 12 }, (_, i) => {
+    const body = Buffer.alloc(2 * MiB + i, i + 1);
+    body.writeUInt32BE(i, 0);
+    writeFileSync(join(root, `f${i}.bin`), body);
+    return body;
+  });
+  /** Descriptors of this process open on files under `root`. */
+  const openUnderRoot = (): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
+      } catch {
+        return false;
+      }
+    }).length;
+  const { url, close } = await listen(createStaticServer(root, { openFileCache: { max: 2 } }));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  try {
+    const replies = await Promise.all(Array.from({ length: 60 }, (_, i) => get(agent, `${url}/f${(i * 7) % 12}.bin`)));
+    replies.forEach((reply, i) => t.true(reply.body.equals(files[(i * 7) % 12]!), `request ${i}`));
+    t.true(openUnderRoot() <= 2, `${openUnderRoot()} descriptors open under the root`);
+  } finally {
+    agent.destroy();
+    await close();
+  }
+  // fs.close() is asynchronous: give it a moment.
+  for (let waited = 0; openUnderRoot() > 0 && waited < 5000; waited += 20) await delay(20);
+  t.is(openUnderRoot(), 0, 'closing the server closes the cache');
 });
 
 test('https.Server: the same middleware works through the stream fallback, keep-alive included', async (t) => {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 
 import { transfer } from '../src';
+import { nativeTest } from './helpers/native';
 import { randomFile, socketPair } from './helpers/net';
 
 const run = promisify(execFile);
@@ -25,7 +26,7 @@ test('terminating a worker with a parked transfer does not crash the process', a
   t.is(stdout.trim(), 'ok');
 });
 
-test.serial('100 000 sequential small transfers leave RSS and descriptors flat', async (t) => {
+nativeTest.serial('100 000 sequential small transfers leave RSS and descriptors flat', async (t) => {
   const file = randomFile(512);
   const pair = await socketPair();
   let received = 0;

@@ -216,7 +216,9 @@ function summarize(name, size, repeat, list, chose) {
     repeat,
     chose,
     throughput: median(list.map((s) => s.bytes / s.secs)),
+    best: Math.max(...list.map((s) => s.bytes / s.secs)),
     transfersPerSec: median(list.map((s) => s.transfers / s.secs)),
+    bestTransfersPerSec: Math.max(...list.map((s) => s.transfers / s.secs)),
     cpuPerGiB: median(list.map((s) => s.cpu / gib(s))),
     pairCpuPerGiB: median(list.map((s) => (s.cpu + s.recvCpu) / gib(s))),
     machineCpuPerGiB: median(list.map((s) => s.machineBusy / gib(s))),
@@ -235,21 +237,22 @@ function printTable(size, rows) {
   const small = size < MiB;
   const incumbent = rows.find((r) => r.runner === 'pipeline');
   const raw = Object.fromEntries(rows.filter((r) => r.runner.startsWith('raw-')).map((r) => [r.runner.slice(4), r]));
-  const best = Math.max(...rows.filter((r) => METHODS.includes(r.runner)).map((r) => r.throughput));
+  const bestMethod = Math.max(...rows.filter((r) => METHODS.includes(r.runner)).map((r) => r.throughput));
   console.log(`\n## ${formatBytes(size)} (${rows[0].repeat > 1 ? 'per sample: ' : ''}${rows.map((r) => r.repeat).join('/')} transfers)\n`);
   console.log(
-    `| runner | ${small ? 'transfers/s' : 'GB/s'} | spread | × pipeline | × raw | × best method | sender CPU s/GiB | sender+receiver CPU s/GiB | machine CPU s/GiB | sender CPU µs/transfer |`,
+    `| runner | ${small ? 'transfers/s' : 'GB/s'} | best | spread | × pipeline | × raw | × best method | sender CPU s/GiB | sender+receiver CPU s/GiB | machine CPU s/GiB | sender CPU µs/transfer |`,
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const method = r.runner === 'auto' ? r.chose : r.runner;
     const rawRow = raw[method];
     const value = small ? r.transfersPerSec.toFixed(0) : (r.throughput / 1e9).toFixed(2);
+    const best = small ? r.bestTransfersPerSec.toFixed(0) : (r.best / 1e9).toFixed(2);
     const ratio = (x) => (x ? `${(r.throughput / x).toFixed(2)}×` : '');
     const isNode = !r.runner.startsWith('raw-') && !r.runner.startsWith('pipeline');
     console.log(
-      `| ${r.runner}${r.runner === 'auto' ? ` (${r.chose})` : ''} | ${value} | ${(r.spread * 100).toFixed(0)}% | ` +
-        `${ratio(incumbent?.throughput)} | ${isNode ? ratio(rawRow?.throughput) : ''} | ${isNode && best ? ratio(best) : ''} | ` +
+      `| ${r.runner}${r.runner === 'auto' ? ` (${r.chose})` : ''} | ${value} | ${best} | ${(r.spread * 100).toFixed(0)}% | ` +
+        `${ratio(incumbent?.throughput)} | ${isNode ? ratio(rawRow?.throughput) : ''} | ${isNode && bestMethod ? ratio(bestMethod) : ''} | ` +
         `${r.cpuPerGiB.toFixed(2)} | ${r.pairCpuPerGiB.toFixed(2)} | ${r.machineCpuPerGiB.toFixed(2)} | ${r.cpuPerTransferUs.toFixed(1)} |`,
     );
   }

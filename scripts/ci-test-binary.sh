@@ -7,12 +7,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# curl for the `zerosend serve` smoke test, objdump (binutils) for the glibc check.
+# curl for the `zerosend serve` smoke test, objdump (binutils) for the glibc check, a C compiler
+# for the fault-injection shim (__test__/fault-injection/shim.c, built by the tests).
 if [ "$(id -u)" = 0 ]; then
   if command -v apk >/dev/null 2>&1; then
-    apk add --no-cache curl >/dev/null
-  elif command -v apt-get >/dev/null 2>&1 && ! command -v curl >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq curl binutils >/dev/null
+    apk add --no-cache curl gcc musl-dev >/dev/null
+  elif command -v apt-get >/dev/null 2>&1 && ! { command -v curl && command -v gcc; } >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq curl binutils gcc libc6-dev >/dev/null
   fi
 fi
 

@@ -24,7 +24,12 @@ const run = (command, args, parse, env = process.env) =>
   });
 
 const sum = (text, pattern) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
-const tap = (out) => ({ passed: sum(out, /^# pass (\d+)/gm), failed: sum(out, /^# fail (\d+)/gm) });
+const tap = (out) => ({
+  passed: sum(out, /^# pass (\d+)/gm),
+  failed: sum(out, /^# fail (\d+)/gm),
+  // Reported, never counted as passed: a test that skipped itself proved nothing.
+  skippedTests: sum(out, /^# skip (\d+)/gm),
+});
 const skipped = { code: 0, passed: 0, failed: 0, skipped: true };
 const banner = (text) => console.log(`\n# ---- ${text}`);
 
@@ -65,7 +70,11 @@ if (failed === 0 && Object.values(parts).some((p) => p.code !== 0)) failed = 1;
 console.log(
   '\n' +
     Object.entries(parts)
-      .map(([name, p]) => (p.skipped ? `${name}: skipped` : `${name}: ${p.passed} passed, ${p.failed} failed`))
+      .map(([name, p]) =>
+        p.skipped
+          ? `${name}: skipped`
+          : `${name}: ${p.passed} passed, ${p.failed} failed${p.skippedTests ? `, ${p.skippedTests} skipped` : ''}`,
+      )
       .join('; '),
 );
 console.log(`${passed} passed, ${failed} failed`);

@@ -8,6 +8,7 @@ const program = new Command('zerosend')
   .showHelpAfterError();
 
 // Subcommands register themselves here, one line each.
+program.addCommand((require('./cli/proxy') as typeof import('./cli/proxy')).proxyCommand());
 program.addCommand((require('./cli/serve') as typeof import('./cli/serve')).serveCommand());
 program.addCommand((require('./cli/send') as typeof import('./cli/send')).sendCommand());
 

@@ -2,6 +2,8 @@
  * zerosend: the kernel's zero-copy transfers for Node.js.
  */
 export { transfer } from './transfer';
+export { proxy, type ProxyError, type ProxyOptions, type ProxyResult } from './proxy';
+export type { SocketTransferOptions, SocketTransferProgress } from './socket-transfer';
 export { capabilities, type Capabilities } from './capabilities';
 export { AbortError, ZerosendError } from './errors';
 export type {

@@ -72,10 +72,12 @@ class Gate {
   private open(): void {
     gates.delete(this.socket);
     const target = this.socket as unknown as Record<string, unknown>;
-    if (this.hadOwnWrite) target.write = this.write;
-    else delete target.write;
+    // Undo in reverse order of adding: V8 then rolls the object's shape back instead of turning
+    // the socket into a slow dictionary-mode object.
     if (this.hadOwnEnd) target.end = this.end;
     else delete target.end;
+    if (this.hadOwnWrite) target.write = this.write;
+    else delete target.write;
     for (const { args } of this.held) this.write.apply(this.socket, args);
     if (this.heldEnd) this.end.apply(this.socket, this.heldEnd);
     else if (this.owedDrain && !this.socket.writableNeedDrain) this.socket.emit('drain');

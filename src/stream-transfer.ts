@@ -111,7 +111,7 @@ async function pump(
   } catch (error) {
     progress.stop();
     if (progress.error !== undefined) throw progress.error;
-    if (error instanceof ZerosendError || error instanceof AbortError) error.bytes = writer.bytes;
+    if (typeof error === 'object' && error !== null) (error as { bytes?: number }).bytes = writer.bytes;
     throw error;
   } finally {
     writer.detach();
@@ -123,7 +123,7 @@ async function pump(
  * aborting, into a rejection of whatever is being awaited at the time.
  */
 class Writer {
-  /** Bytes whose write completed. */
+  /** Bytes the destination stream accepted. */
   bytes = 0;
   private failure: unknown;
   private rejectFailed: (error: unknown) => void = () => {};
@@ -173,10 +173,11 @@ class Writer {
     this.lastWrite = new Promise<void>((resolve) => {
       ok = this.writeThrough(chunk, (error) => {
         if (error) this.fail(error);
-        else this.bytes += chunk.length;
         resolve();
       });
     });
+    // Counted once the stream accepted it: it goes out even if the transfer is aborted now.
+    this.bytes += chunk.length;
     if (!ok) await this.guard(this.drained());
   }
 

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { Socket } from 'node:net';
 
 import { parseDestination, unsupported } from './destination';
 import { AbortError } from './errors';
@@ -12,6 +13,7 @@ import {
   type TransferOptions,
   type TransferResult,
 } from './options';
+import { transferSocket, type SocketTransferOptions } from './socket-transfer';
 import { runStream } from './stream-transfer';
 
 /**
@@ -24,11 +26,24 @@ import { runStream } from './stream-transfer';
  * @example
  * const { bytes, method } = await transfer('./big.iso', socket, { signal: AbortSignal.timeout(60_000) })
  */
+export function transfer(source: FileSource, destination: Destination, options?: TransferOptions): Promise<TransferResult>;
+/**
+ * Relays everything a socket receives to a destination until the socket's peer ends, then (with
+ * `end`, the default) half-closes the destination. On Linux the bytes move socket → pipe → socket
+ * with splice(2) (`method: 'splice'`); TLS sockets and other platforms use Node streams
+ * (`method: 'stream'`). Bytes Node had already read from the source are delivered first.
+ * On failure or abort both sockets are destroyed (bytes in flight cannot be given back).
+ *
+ * @example
+ * const { bytes } = await transfer(upload, backend, { end: true })
+ */
+export function transfer(source: Socket, destination: Destination, options?: SocketTransferOptions): Promise<TransferResult>;
 export async function transfer(
-  source: FileSource,
+  source: FileSource | Socket,
   destination: Destination,
-  options?: TransferOptions,
+  options?: TransferOptions | SocketTransferOptions,
 ): Promise<TransferResult> {
+  if (source instanceof Socket) return transferSocket(source, destination, options as SocketTransferOptions | undefined);
   const settings = parseOptions(options);
   const src = parseSource(source);
   const target = parseDestination(destination);

@@ -86,7 +86,7 @@ export async function listen(server: Server): Promise<{ port: number; url: strin
 export interface CurlResponse {
   status: number;
   /** Lower-case names; the last block when curl followed nothing. */
-  headers: Record<string, string>;
+  headers: Record<string, string | undefined>;
   body: Buffer;
   /** curl's -w output after the headers, if asked for. */
   stdout: string;
@@ -105,7 +105,7 @@ export function curl(...args: string[]): Promise<CurlResponse> {
         const blocks = stdout.split(/\r\n\r\n/).filter((block) => block.startsWith('HTTP/'));
         const last = blocks[blocks.length - 1] ?? '';
         const [statusLine = '', ...lines] = last.split('\r\n');
-        const headers: Record<string, string> = {};
+        const headers: Record<string, string | undefined> = {};
         for (const line of lines) {
           const colon = line.indexOf(':');
           if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();

@@ -44,6 +44,10 @@ async function send(file: string, address: Address, options: SendOptions): Promi
   const socket = await connect(address);
   const progress = process.stdout.isTTY ? new ProgressBar(size) : new ProgressLines(size);
   const started = process.hrtime.bigint();
+  // Node reports a reset on the socket as an 'error' event; the transfer then rejects with
+  // ERR_SOCKET_CLOSED, and the socket's error says why.
+  let socketError: Error | undefined;
+  socket.on('error', (error) => (socketError ??= error));
   try {
     const result = await transfer(file, socket, { method: options.method, onProgress: (p) => progress.update(p) });
     progress.done();
@@ -57,7 +61,8 @@ async function send(file: string, address: Address, options: SendOptions): Promi
     progress.done();
     socket.destroy();
     const sent = (error as { bytes?: number }).bytes;
-    throw new Error(`${(error as Error).message}${sent === undefined ? '' : ` (after ${sent} bytes)`}`);
+    const why = socketError ? `${(error as Error).message}: ${socketError.message}` : (error as Error).message;
+    throw new Error(`${why}${sent === undefined ? '' : ` (after ${sent} bytes)`}`);
   }
 }
 

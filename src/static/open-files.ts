@@ -102,6 +102,7 @@ export class OpenFiles {
   /** The request is done with the file. */
   release(file: OpenFile): void {
     const entry = file as Entry;
+    if (entry.users <= 0) return;
     entry.users -= 1;
     if (entry.users === 0 && !entry.cached) fs.close(entry.fd, () => {});
   }

@@ -87,21 +87,20 @@ function assignedSocket(res: ServerResponse): Promise<Socket | null> {
   const req = res.req;
   return new Promise((resolve) => {
     const done = (socket: Socket | null): void => {
-      res.off('socket', onSocket);
-      res.off('close', onGone);
-      req?.off('close', onGone);
+      res.off('socket', done);
+      res.off('close', onResponseClose);
+      req?.off('close', onRequestClose);
       resolve(socket);
     };
-    const onSocket = (socket: Socket): void => done(socket);
-    const onGone = (): void => {
-      // The request's 'close' also fires when it was merely read to the end: only a destroyed
-      // request (the connection died) means the socket will never come.
-      if (res.socket) done(res.socket);
-      else if (req === undefined || req.destroyed) done(null);
+    const onResponseClose = (): void => done(res.socket ?? null);
+    // The request's 'close' also fires when it was merely read to the end; only a dead
+    // connection (Node then destroys the queued requests with an error) means no socket will come.
+    const onRequestClose = (): void => {
+      if (req?.socket?.destroyed || req?.errored) done(res.socket ?? null);
     };
-    res.once('socket', onSocket);
-    res.once('close', onGone);
-    req?.once('close', onGone);
+    res.once('socket', done);
+    res.once('close', onResponseClose);
+    req?.once('close', onRequestClose);
   });
 }
 
@@ -111,6 +110,8 @@ function canTakeOver(res: ServerResponse, socket: Socket): boolean {
     res.write === plainWrite &&
     res.end === plainEnd &&
     !res.headersSent &&
+    // Node would count the bytes it wrote itself (none) against Content-Length and throw.
+    !res.strictContentLength &&
     (socket as { _httpMessage?: unknown })._httpMessage === res
   );
 }

@@ -56,10 +56,15 @@ export function serveStatic(root: string, options?: ServeStaticOptions): StaticM
 }
 
 class StaticHandler {
+  /** The root with one trailing separator. */
+  private readonly rootPrefix: string;
+
   constructor(
     private readonly settings: StaticSettings,
     private readonly files: OpenFiles,
-  ) {}
+  ) {
+    this.rootPrefix = settings.root.endsWith(path.sep) ? settings.root : settings.root + path.sep;
+  }
 
   handle(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined): void {
     const { settings } = this;
@@ -73,9 +78,8 @@ class StaticHandler {
     if (target.dotfile && settings.dotfiles !== 'allow') {
       return this.miss(req, res, next, settings.dotfiles === 'deny' ? 403 : 404);
     }
-    const fsPath = path.join(settings.root, ...target.segments);
-    // Belt and braces: the segments cannot contain `..`, so this always holds.
-    if (fsPath !== settings.root && !fsPath.startsWith(settings.root + path.sep)) return this.miss(req, res, next, 403);
+    // The segments hold no `..`, `.` or empty names, so concatenating them is joining them.
+    const fsPath = target.segments.length === 0 ? settings.root : this.rootPrefix + target.segments.join(path.sep);
 
     const found = this.files.lookup(fsPath);
     switch (found.kind) {
@@ -124,10 +128,18 @@ class StaticHandler {
         }
       }
     }
-    try {
-      this.respondWithFile(req, res, file, original, encoding);
-    } catch (error) {
+    // Exactly one release per lookup, whatever path the response takes (a throwing setHeaders or
+    // onServed included): a second one could close a descriptor number already reused.
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
       this.files.release(file);
+    };
+    try {
+      this.respondWithFile(req, res, file, original, encoding, release);
+    } catch (error) {
+      release();
       throw error;
     }
   }
@@ -138,6 +150,7 @@ class StaticHandler {
     file: OpenFile,
     original: OpenFile,
     encoding: Encoding | undefined,
+    release: () => void,
   ): void {
     const { settings } = this;
     const { stat } = file;
@@ -172,7 +185,7 @@ class StaticHandler {
     const validators = { etag: typeof etag === 'string' ? etag : undefined, lastModified };
     const precondition = evaluatePreconditions(req.headers, validators);
     if (precondition !== 0) {
-      this.files.release(file);
+      release();
       const bytes = precondition === 304 ? sendNotModified(res) : sendStatus(req, res, 412);
       this.served(req, res, { status: precondition, bytes, method: 'none', path: file.path });
       return;
@@ -184,7 +197,7 @@ class StaticHandler {
         ? parseByteRange(req.headers.range, size)
         : ({ kind: 'whole' } as const);
     if (range.kind === 'unsatisfiable') {
-      this.files.release(file);
+      release();
       const bytes = sendStatus(req, res, 416, { 'Content-Range': `bytes */${size}` });
       this.served(req, res, { status: 416, bytes, method: 'none', path: file.path });
       return;
@@ -201,7 +214,7 @@ class StaticHandler {
     res.setHeader('Content-Length', length);
 
     if (req.method === 'HEAD' || length === 0) {
-      this.files.release(file);
+      release();
       res.end();
       this.served(req, res, { status: res.statusCode, bytes: 0, method: 'none', path: file.path });
       return;
@@ -209,7 +222,7 @@ class StaticHandler {
     const status = res.statusCode;
     void sendFileBody(res, file.fd, offset, length).then((outcome) => {
       if (outcome.error === codes.shortFile) this.files.invalidate(file);
-      this.files.release(file);
+      release();
       this.served(req, res, { status, path: file.path, ...outcome });
     });
   }

@@ -62,6 +62,12 @@ pub fn give_back(pipe: Pipe) {
     }
 }
 
+/// How many empty pipes the pool holds (each is two descriptors): lets a caller that counts its
+/// open descriptors tell pooled pipes from leaked ones.
+pub fn idle_count() -> usize {
+    idle().len()
+}
+
 fn idle() -> std::sync::MutexGuard<'static, Vec<Pipe>> {
     // A panic while holding the lock cannot leave the Vec inconsistent: keep using it.
     IDLE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

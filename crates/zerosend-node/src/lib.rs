@@ -8,4 +8,5 @@
 
 mod capabilities;
 mod outcome;
+mod relay;
 mod transfer;

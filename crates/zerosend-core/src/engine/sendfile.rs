@@ -7,9 +7,10 @@
 //! ngx_darwin_sendfile_chain.c and ngx_freebsd_sendfile_chain.c). Dropping that count would send
 //! those bytes twice.
 //!
-//! macOS is built and tested only in CI (see .github/workflows/CI.yml); on macOS `auto` does not
-//! pick sendfile (XNU's sendfile can sleep waiting for mbufs even on a non-blocking socket), so
-//! it runs only when asked for by name.
+//! The macOS and FreeBSD code is compiled and tested only in CI (.github/workflows/CI.yml). On
+//! macOS, sendfile is for `method: 'sendfile'` only, never `auto`'s choice: XNU's sendfile can
+//! sleep uninterruptibly waiting for mbufs even on a non-blocking socket (Bun turned it off for
+//! that, oven-sh/bun#33728), and here the first step runs on Node's JS thread.
 
 use std::os::fd::BorrowedFd;
 

@@ -1,0 +1,46 @@
+/**
+ * How a socket relay's failure reaches the caller: the native outcome (or a Node stream error)
+ * as a Node-style error with `code` and the bytes that were delivered.
+ */
+import { AbortError, socketClosed, ZerosendError } from './errors';
+import type { NativeOutcome } from '../native/binding';
+
+/** Why a relay was cancelled from the JS side, if it was. */
+export type CancelledBy = 'abort' | 'close' | undefined;
+
+/** The error for a failed native outcome; `bytes` is what reached the destination(s). */
+export function nativeFailure(
+  outcome: NativeOutcome,
+  bytes: number,
+  cancelledBy: CancelledBy,
+  signal: AbortSignal | undefined,
+): Error {
+  if (outcome.code === 'ABORT_ERR') {
+    if (cancelledBy === 'abort') return new AbortError(bytes, signal?.reason);
+    return socketClosed(bytes);
+  }
+  const code = outcome.code ?? 'ERR_ZEROSEND_RELAY';
+  return new ZerosendError(code, outcome.message ?? code, {
+    bytes,
+    errno: outcome.errno === undefined ? undefined : -outcome.errno,
+    syscall: outcome.syscall,
+  });
+}
+
+/** A Node stream error (or our own) as the relay's error, with `bytes` delivered. */
+export function streamFailure(error: unknown, bytes: number): Error {
+  if (error instanceof ZerosendError || error instanceof AbortError) {
+    error.bytes = bytes;
+    return error;
+  }
+  const nodeError = error as NodeJS.ErrnoException;
+  if (typeof nodeError?.code === 'string') {
+    return new ZerosendError(nodeError.code, nodeError.message, {
+      bytes,
+      errno: nodeError.errno,
+      syscall: nodeError.syscall,
+      cause: error,
+    });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
