@@ -197,11 +197,16 @@ test('an exception in onProgress ends the transfer and is what it rejects with',
 test('progress keeps socket.setTimeout() from firing while bytes move', async (t) => {
   const pair = await socketPair();
   let timedOut = false;
-  pair.client.setTimeout(1000, () => (timedOut = true));
-  // A slow reader: 2 MiB every 50 ms, so 64 MiB take ~1.6 s with no JS write at all.
-  pair.server.on('data', () => {
+  pair.client.setTimeout(2000, () => (timedOut = true));
+  // A slow reader: a 100 ms pause after every MiB, so 64 MiB take ~6.4 s with no JS write at
+  // all, while progress (every 2 MiB, ~200 ms) keeps the 2 s idle timer from firing.
+  let sinceBreak = 0;
+  pair.server.on('data', (chunk: Buffer) => {
+    sinceBreak += chunk.length;
+    if (sinceBreak < MiB) return;
+    sinceBreak = 0;
     pair.server.pause();
-    setTimeout(() => pair.server.resume(), 3);
+    setTimeout(() => pair.server.resume(), 100);
   });
   await transfer(big.path, pair.client);
   t.false(timedOut);

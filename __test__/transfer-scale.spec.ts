@@ -75,10 +75,13 @@ nativeTest.serial(`${COUNT} parked transfers: no CPU, no event-loop stall, threa
   histogram.disable();
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const maxDelayMs = histogram.max / 1e6;
-  t.log(`parked: cpu ${cpuMs.toFixed(1)} ms over ~1 s, event-loop delay max ${maxDelayMs.toFixed(1)} ms, readFile ${readMs.toFixed(1)} ms`);
+  // p99, not max: on a shared 2-core machine one scheduling hiccup of another process shows up
+  // as a single long sample; a loop blocked by parked transfers would raise every percentile.
+  const p99DelayMs = histogram.percentile(99) / 1e6;
+  t.log(`parked: cpu ${cpuMs.toFixed(1)} ms over ~1 s, event-loop delay p99 ${p99DelayMs.toFixed(1)} ms (max ${maxDelayMs.toFixed(1)} ms), readFile ${readMs.toFixed(1)} ms`);
   t.is(text, 'the thread pool answers');
   t.true(cpuMs < 100, `CPU while parked: ${cpuMs} ms`);
-  t.true(maxDelayMs < 20, `event-loop delay: ${maxDelayMs} ms`);
+  t.true(p99DelayMs < 20, `event-loop delay p99: ${p99DelayMs} ms`);
 
   const abortStarted = performance.now();
   controller.abort();

@@ -18,7 +18,7 @@
 import { spawnSync, spawn } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -261,20 +261,26 @@ function promisedGlibc() {
   return readFileSync(readme, 'utf8').match(/glibc (\d+\.\d+) or newer/i)?.[1] ?? null;
 }
 
-/** Median milliseconds a fresh process spends loading zerosend (require or import). */
+/**
+ * What loading zerosend costs a fresh process (require or import), median of LOAD_RUNS: wall
+ * milliseconds, and CPU milliseconds (user + system), which a busy machine inflates far less.
+ */
 function loadTime(app, env, how) {
-  const code =
-    how === 'import'
-      ? "const t=process.hrtime.bigint(); await import('zerosend'); console.log(Number(process.hrtime.bigint()-t)/1e6)"
-      : "const t=process.hrtime.bigint(); require('zerosend'); console.log(Number(process.hrtime.bigint()-t)/1e6)";
-  const samples = [];
+  const measure =
+    'const t=process.hrtime.bigint(), c=process.cpuUsage(); LOAD; const u=process.cpuUsage(c);' +
+    'console.log(JSON.stringify({wall:Number(process.hrtime.bigint()-t)/1e6,cpu:(u.user+u.system)/1e3}))';
+  const code = measure.replace('LOAD', how === 'import' ? "await import('zerosend')" : "require('zerosend')");
+  const wall = [];
+  const cpu = [];
   for (let i = 0; i < LOAD_RUNS; i++) {
     const args = how === 'import' ? ['--input-type=module', '-e', code] : ['-e', code];
     const { stdout } = run('node', args, { cwd: app, env: { ...env, ZEROSEND_SILENCE_FALLBACK_WARNING: '1' } });
-    samples.push(Number(stdout.trim()));
+    const sample = JSON.parse(stdout.trim());
+    wall.push(sample.wall);
+    cpu.push(sample.cpu);
   }
-  samples.sort((a, b) => a - b);
-  return { median: samples[Math.floor(samples.length / 2)], min: samples[0], max: samples[samples.length - 1] };
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { wall: median(wall), cpu: median(cpu) };
 }
 
 // ---------------------------------------------------------------- the run
@@ -460,9 +466,13 @@ for (const [label, app] of [['native', appNative], ['fallback', appFallback]]) {
   await check(`load time, ${label} install (measured, not asserted)`, () => {
     const required = loadTime(app, env, 'require');
     const imported = loadTime(app, env, 'import');
-    const fmt = (t) => `${t.median.toFixed(1)} ms (min ${t.min.toFixed(1)}, max ${t.max.toFixed(1)})`;
-    console.log(`# load time (${label}, median of ${LOAD_RUNS} processes): require ${fmt(required)}; import ${fmt(imported)}`);
-    return `require ${required.median.toFixed(1)} ms, import ${imported.median.toFixed(1)} ms`;
+    const fmt = (t) => `${t.wall.toFixed(1)} ms wall, ${t.cpu.toFixed(1)} ms CPU`;
+    const load = loadavg()[0].toFixed(2);
+    console.log(
+      `# load time (${label}, median of ${LOAD_RUNS} fresh processes, load average ${load}): ` +
+        `require ${fmt(required)}; import ${fmt(imported)}`,
+    );
+    return `require ${fmt(required)}; import ${fmt(imported)}`;
   });
 }
 

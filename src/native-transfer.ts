@@ -83,7 +83,7 @@ function settle(
   progress.stop();
   if (outcome.code === 'ABORT_ERR') {
     if (cancelledBy === 'progress') throw progress.error;
-    if (cancelledBy === 'close' || socket?.destroyed) throw socketClosed(bytes);
+    if (cancelledBy === 'close' || socket?.destroyed) throw closedBecause(socket, bytes);
     throw new AbortError(bytes, signal?.reason);
   }
   throw new ZerosendError(outcome.code, outcome.message ?? outcome.code, {
@@ -91,4 +91,14 @@ function settle(
     errno: outcome.errno === undefined ? undefined : -outcome.errno,
     syscall: outcome.syscall,
   });
+}
+
+/**
+ * The socket closed under the transfer. If Node closed it because of an error of its own (a
+ * reset the reading side saw first), that error is the better answer than "closed".
+ */
+function closedBecause(socket: Socket | undefined, bytes: number): Error {
+  const cause = socket?.errored as (Error & { code?: string; errno?: number; syscall?: string }) | null | undefined;
+  if (!cause?.code) return socketClosed(bytes);
+  return new ZerosendError(cause.code, cause.message, { bytes, errno: cause.errno, syscall: cause.syscall, cause });
 }
