@@ -155,9 +155,12 @@ function errnoCases(method: Engine, seed: number): ErrnoCase[] {
   const cases: ErrnoCase[] = [];
   const base = { size: 512 * KiB, reader: 'fast' as const, seed };
   for (const errno of ERRNOS) {
-    const before: ErrnoCase['expect'] = isUnsupported(errno)
-      ? { kind: 'reject-before', code: 'ERR_ZEROSEND_UNSUPPORTED' }
-      : { kind: 'reject-before', code: errno };
+    // An explicit zero-copy method says it cannot serve the pair; a copy has nothing left to fall
+    // back to, so its errno is the answer (transfer.rs, `fall_back`).
+    const before: ErrnoCase['expect'] =
+      isUnsupported(errno) && method !== 'copy'
+        ? { kind: 'reject-before', code: 'ERR_ZEROSEND_UNSUPPORTED' }
+        : { kind: 'reject-before', code: errno };
     // The first call of each kind of call this engine makes before any file byte reaches the peer.
     const firstCallsOf: Record<Engine, SymbolName[][]> = {
       sendfile: [['sendfile64', 'sendfile']],
@@ -261,3 +264,27 @@ for (const method of ENGINES) {
     });
   });
 }
+
+/**
+ * `auto` falls back from sendfile to a copy on EINVAL; if the copy then fails with an unsupported
+ * errno too, there is nothing left to fall back to: the errno itself is the report (not
+ * ERR_ZEROSEND_UNSUPPORTED, which would tell a caller who used 'auto' to use 'auto').
+ */
+injectTest('auto: an unsupported errno after the fallback to copy is reported as that errno', async (t) => {
+  const cases: TransferCase[] = [
+    {
+      name: 'EINVAL from sendfile, then from the copy',
+      size: 64 * KiB,
+      method: 'auto',
+      reader: 'fast',
+      seed: 1,
+      plan: { errno: 'EINVAL', at: 1, times: 2, calls: [], errnoCalls: ['sendfile64', 'sendfile', 'send', 'write'] },
+    },
+  ];
+  const { results } = await runUnderShim<TransferCaseResult[]>('transfer-fixture.ts', cases);
+  const [r] = results;
+  t.is(total(r.stats, 'errno'), 2, 'both calls failed');
+  t.false(r.ok);
+  t.is(r.code, 'EINVAL', JSON.stringify(r));
+  t.is(r.errorBytes, 0);
+});

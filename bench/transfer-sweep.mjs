@@ -55,6 +55,7 @@ const configs = [
     [2 * MiB, true, 2 * MiB],
     [16 * MiB, true, 2 * MiB],
     [0, true, 2 * MiB],
+    [2 * MiB, false, 2 * MiB],
     [16 * MiB, false, 2 * MiB],
     [0, false, 2 * MiB],
     [16 * MiB, true, 256 * KiB],

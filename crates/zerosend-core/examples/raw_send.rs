@@ -76,7 +76,9 @@ mod linux {
         fn num(&self, name: &str, default: u64) -> Result<u64> {
             match self.get(name) {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| format!("--{name}: not a number: {v}")),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| format!("--{name}: not a number: {v}")),
             }
         }
         fn flag(&self, name: &str) -> bool {
@@ -151,14 +153,21 @@ mod linux {
             None => None,
         };
         let port = match &tcp {
-            Some(l) => l.local_addr().map_err(|e| e.to_string())?.port().to_string(),
+            Some(l) => l
+                .local_addr()
+                .map_err(|e| e.to_string())?
+                .port()
+                .to_string(),
             None => "null".into(),
         };
         let path = match opts.get("unix") {
             Some(p) => format!("\"{p}\""),
             None => "null".into(),
         };
-        println!("{{\"tcp\":{port},\"unix\":{path},\"pid\":{}}}", std::process::id());
+        println!(
+            "{{\"tcp\":{port},\"unix\":{path},\"pid\":{}}}",
+            std::process::id()
+        );
         std::io::stdout().flush().ok();
         let mut threads = Vec::new();
         if let Some(listener) = unix {
@@ -288,7 +297,14 @@ mod linux {
         } else {
             Some(File::open(&file).map_err(|e| e.to_string())?)
         };
-        let mut buf = vec![0u8; if method == Method::Copy { config.call } else { 0 }];
+        let mut buf = vec![
+            0u8;
+            if method == Method::Copy {
+                config.call
+            } else {
+                0
+            }
+        ];
 
         // `--samples 0`: one sample per line read from stdin, until EOF, so a benchmark can keep
         // this process and its (warmed-up) connection and interleave its samples with others'.
@@ -317,7 +333,14 @@ mod linux {
                         &opened
                     }
                 };
-                send_file(sock, src.as_raw_fd(), size, &config, pipe.as_mut(), &mut buf)?;
+                send_file(
+                    sock,
+                    src.as_raw_fd(),
+                    size,
+                    &config,
+                    pipe.as_mut(),
+                    &mut buf,
+                )?;
             }
             if config.nonblocking {
                 set_nonblocking(sock, false)?;
@@ -472,14 +495,29 @@ mod linux {
         }
     }
 
-    fn splice_loop(sock: RawFd, file: RawFd, size: u64, call: usize, pipe: &mut Pipe) -> Result<()> {
+    fn splice_loop(
+        sock: RawFd,
+        file: RawFd,
+        size: u64,
+        call: usize,
+        pipe: &mut Pipe,
+    ) -> Result<()> {
         let mut off: libc::loff_t = 0;
         let flags = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
         while (off as u64) < size {
-            let want = (size - off as u64).min(call as u64).min(pipe.capacity as u64) as usize;
+            let want = (size - off as u64)
+                .min(call as u64)
+                .min(pipe.capacity as u64) as usize;
             // SAFETY: valid descriptors; the pipe is empty here.
             let filled = unsafe {
-                libc::splice(file, &mut off, pipe.write, std::ptr::null_mut(), want, flags)
+                libc::splice(
+                    file,
+                    &mut off,
+                    pipe.write,
+                    std::ptr::null_mut(),
+                    want,
+                    flags,
+                )
             };
             let mut buffered = match check(filled, sock, "splice in")? {
                 Some(0) => return Err("splice: file ended early".into()),
@@ -523,7 +561,12 @@ mod linux {
         let mut start = 0u64;
         while start < size {
             let len = (size - start).min(window) as usize;
-            let flags = libc::MAP_SHARED | if config.populate { libc::MAP_POPULATE } else { 0 };
+            let flags = libc::MAP_SHARED
+                | if config.populate {
+                    libc::MAP_POPULATE
+                } else {
+                    0
+                };
             // SAFETY: a fresh read-only mapping of our own descriptor; only write() reads it.
             let addr = unsafe {
                 libc::mmap(
@@ -548,7 +591,12 @@ mod linux {
                 let msg = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
                 // SAFETY: [done, done + want) lies inside the mapping.
                 let ret = unsafe {
-                    libc::send(sock, (addr as *const u8).add(done) as *const c_void, want, msg)
+                    libc::send(
+                        sock,
+                        (addr as *const u8).add(done) as *const c_void,
+                        want,
+                        msg,
+                    )
                 };
                 match check(ret, sock, "send") {
                     Ok(Some(n)) => done += n,
@@ -570,7 +618,12 @@ mod linux {
             let want = (size - off).min(buf.len() as u64) as usize;
             // SAFETY: reads into our own buffer.
             let got = unsafe {
-                libc::pread64(file, buf.as_mut_ptr() as *mut c_void, want, off as libc::off64_t)
+                libc::pread64(
+                    file,
+                    buf.as_mut_ptr() as *mut c_void,
+                    want,
+                    off as libc::off64_t,
+                )
             };
             let got = match got {
                 0 => return Err("pread: file ended early".into()),
@@ -584,7 +637,12 @@ mod linux {
                 let msg = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
                 // SAFETY: [sent, got) of our own buffer.
                 let ret = unsafe {
-                    libc::send(sock, buf[sent..got].as_ptr() as *const c_void, got - sent, msg)
+                    libc::send(
+                        sock,
+                        buf[sent..got].as_ptr() as *const c_void,
+                        got - sent,
+                        msg,
+                    )
                 };
                 if let Some(n) = check(ret, sock, "send")? {
                     sent += n;

@@ -67,7 +67,7 @@ impl Dest {
     pub fn write(&self, buf: &[u8], more: bool) -> nix::Result<usize> {
         match self.kind {
             DestKind::Socket => {
-                let mut flags = MsgFlags::MSG_NOSIGNAL;
+                let mut flags = no_signal_flag();
                 if more {
                     flags |= more_flag();
                 }
@@ -76,6 +76,18 @@ impl Dest {
             _ => nix::unistd::write(self.fd(), buf),
         }
     }
+}
+
+#[cfg(not(target_vendor = "apple"))]
+fn no_signal_flag() -> MsgFlags {
+    MsgFlags::MSG_NOSIGNAL
+}
+
+/// Apple has no MSG_NOSIGNAL (only the SO_NOSIGPIPE socket option, which would change the
+/// caller's socket too); Node ignores SIGPIPE, so EPIPE comes back as an errno there as well.
+#[cfg(target_vendor = "apple")]
+fn no_signal_flag() -> MsgFlags {
+    MsgFlags::empty()
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

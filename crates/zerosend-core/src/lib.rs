@@ -3,6 +3,7 @@
 //! A [`Transfer`] owns its descriptors (its own `dup()`s), moves bytes one non-blocking step at a
 //! time through one of four [`Method`]s, and is driven to completion by [`drive`], which parks on
 //! the destination's readiness (epoll, through tokio's `AsyncFd`) whenever the kernel says `EAGAIN`.
+//! On Linux, [`Relay`] and [`Proxy`] move bytes from socket to socket the same way, over splice.
 
 mod auto;
 pub mod capabilities;
@@ -11,12 +12,11 @@ pub mod driver;
 mod engine;
 pub mod error;
 mod fd;
-mod flow;
 pub mod limits;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 mod pipe_pool;
-mod proxy;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 mod relay;
-mod relay_end;
 mod source;
 mod transfer;
 
@@ -24,7 +24,8 @@ pub use capabilities::{capabilities, Capabilities};
 pub use driver::{drive, Outcome};
 pub use engine::Method;
 pub use error::Failure;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub use pipe_pool::idle_count as idle_pipes;
-pub use proxy::{Proxy, ProxyOutcome, ProxyRequest};
-pub use relay::{Relay, RelayRequest};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use relay::{Proxy, ProxyOutcome, ProxyRequest, Relay, RelayRequest};
 pub use transfer::{Progress, Request, SourceSpec, Transfer};

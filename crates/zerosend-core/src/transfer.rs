@@ -170,7 +170,11 @@ impl Transfer {
     /// the same offset. An explicitly requested method says so instead of silently changing.
     fn fall_back(&mut self, errno: Errno) -> Result<(), Failure> {
         let method = self.engine.method();
-        if !self.may_fall_back || method == Method::Copy {
+        if method == Method::Copy {
+            // Nothing left to fall back to: the errno itself is the answer.
+            return Err(Failure::os(errno, method.as_str()));
+        }
+        if !self.may_fall_back {
             return Err(Failure::Unsupported {
                 method,
                 errno,

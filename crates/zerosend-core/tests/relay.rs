@@ -1,6 +1,8 @@
 //! The socket relays on real sockets: TCP loopback and unix socket pairs, peers on their own
 //! threads writing and reading through blocking std sockets.
 
+#![cfg(any(target_os = "linux", target_os = "android"))]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;

@@ -1,6 +1,8 @@
 //! Descriptor accounting for the socket relays. Its own test binary with one test, because
 //! counting `/proc/self/fd` is only meaningful when nothing else in the process opens sockets.
 
+#![cfg(any(target_os = "linux", target_os = "android"))]
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;

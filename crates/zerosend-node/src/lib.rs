@@ -8,5 +8,6 @@
 
 mod capabilities;
 mod outcome;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 mod relay;
 mod transfer;

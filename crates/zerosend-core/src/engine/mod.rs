@@ -5,6 +5,7 @@
 mod copy;
 mod mmap;
 mod sendfile;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 mod splice;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use crate::dest::Dest;
 pub use copy::CopyEngine;
 pub use mmap::MmapEngine;
 pub use sendfile::SendfileEngine;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub use splice::SpliceEngine;
 
 /// A transfer method, as users name it.
@@ -102,6 +104,7 @@ impl Span {
 /// An engine with whatever state it keeps between attempts (a pipe, a mapping, a buffer).
 pub enum Engine {
     Sendfile(SendfileEngine),
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     Splice(SpliceEngine),
     Mmap(MmapEngine),
     Copy(CopyEngine),
@@ -111,7 +114,12 @@ impl Engine {
     pub fn new(method: Method) -> Self {
         match method {
             Method::Sendfile => Engine::Sendfile(SendfileEngine),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             Method::Splice => Engine::Splice(SpliceEngine::default()),
+            // Unreachable: `Transfer::open` refuses methods this platform lacks. A copy is the
+            // harmless answer should that ever change.
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            Method::Splice => Engine::Copy(CopyEngine::default()),
             Method::Mmap => Engine::Mmap(MmapEngine::default()),
             Method::Copy => Engine::Copy(CopyEngine::default()),
         }
@@ -120,6 +128,7 @@ impl Engine {
     pub fn method(&self) -> Method {
         match self {
             Engine::Sendfile(_) => Method::Sendfile,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             Engine::Splice(_) => Method::Splice,
             Engine::Mmap(_) => Method::Mmap,
             Engine::Copy(_) => Method::Copy,
@@ -130,6 +139,7 @@ impl Engine {
     pub fn per_call_cap(&self) -> u64 {
         match self {
             Engine::Sendfile(_) => sendfile::PER_CALL_BYTES,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             Engine::Splice(e) => e.per_call_cap(),
             Engine::Mmap(_) => mmap::PER_CALL_BYTES,
             Engine::Copy(_) => copy::BUFFER_BYTES as u64,
@@ -140,6 +150,7 @@ impl Engine {
     pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
         match self {
             Engine::Sendfile(e) => e.send(src, dst, at),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
             Engine::Splice(e) => e.send(src, dst, at),
             Engine::Mmap(e) => e.send(src, dst, at),
             Engine::Copy(e) => e.send(src, dst, at),

@@ -5,11 +5,11 @@ use std::os::fd::RawFd;
 
 use tokio_util::sync::CancellationToken;
 
+use super::end::OpenEnd;
+use super::flow::Flow;
 use crate::driver::Outcome;
 use crate::engine::Method;
 use crate::error::Failure;
-use crate::flow::Flow;
-use crate::relay_end::OpenEnd;
 
 /// What to relay where.
 #[derive(Debug, Clone)]

@@ -13,10 +13,10 @@
 use nix::errno::Errno;
 use nix::fcntl::{splice, SpliceFFlags};
 
+use super::end::RelayEnd;
 use crate::error::Failure;
 use crate::limits::STEP_BYTES;
 use crate::pipe_pool::{self, Pipe};
-use crate::relay_end::RelayEnd;
 
 pub struct Flow {
     /// Bytes JS had already read from the source before the relay took over: they go first.

@@ -6,9 +6,9 @@ use std::os::fd::RawFd;
 
 use tokio_util::sync::CancellationToken;
 
+use super::end::OpenEnd;
+use super::flow::Flow;
 use crate::error::Failure;
-use crate::flow::Flow;
-use crate::relay_end::OpenEnd;
 
 /// The two sockets of a proxied connection.
 #[derive(Debug, Clone)]

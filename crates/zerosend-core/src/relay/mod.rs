@@ -1,0 +1,13 @@
+//! Socket → socket relays over splice(2): socket → pipe → socket inside the kernel, the bytes
+//! never in user space. [`Relay`] is one direction (until the source ends); [`Proxy`] is both
+//! directions of a connection at once. Both own `dup()`s of the caller's descriptors, park on
+//! epoll (tokio's `AsyncFd`) whenever a side is not ready, and hold a pipe from the pool only
+//! while it carries bytes. Linux only: splice does not exist elsewhere.
+
+mod end;
+mod flow;
+mod one_way;
+mod proxy;
+
+pub use one_way::{Relay, RelayRequest};
+pub use proxy::{Proxy, ProxyOutcome, ProxyRequest};
