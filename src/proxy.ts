@@ -81,6 +81,7 @@ async function proxyNatively(a: Socket, b: Socket, signal: AbortSignal | undefin
     try {
       await whenConnected(a, signal);
       await whenConnected(b, signal);
+      if (signal?.aborted) throw new AbortError(0, signal.reason);
     } catch (error) {
       for (const release of releases) release();
       throw error;
@@ -132,7 +133,7 @@ async function proxyNatively(a: Socket, b: Socket, signal: AbortSignal | undefin
   b.destroy();
   const { aToB, bToA, outcome } = ended;
   if (outcome.code !== undefined) {
-    throw withCounts(nativeFailure(outcome, aToB + bToA, cancelledBy, signal), aToB, bToA);
+    throw withCounts(nativeFailure(outcome, aToB + bToA, cancelledBy, signal, [a, b]), aToB, bToA);
   }
   return { aToB, bToA };
 }

@@ -2,6 +2,8 @@
  * How a socket relay's failure reaches the caller: the native outcome (or a Node stream error)
  * as a Node-style error with `code` and the bytes that were delivered.
  */
+import type { Socket } from 'node:net';
+
 import { AbortError, socketClosed, ZerosendError } from './errors';
 import type { NativeOutcome } from '../native/binding';
 
@@ -14,10 +16,11 @@ export function nativeFailure(
   bytes: number,
   cancelledBy: CancelledBy,
   signal: AbortSignal | undefined,
+  sockets: (Socket | undefined)[],
 ): Error {
   if (outcome.code === 'ABORT_ERR') {
     if (cancelledBy === 'abort') return new AbortError(bytes, signal?.reason);
-    return socketClosed(bytes);
+    return closedBecause(sockets, bytes);
   }
   const code = outcome.code ?? 'ERR_ZEROSEND_RELAY';
   return new ZerosendError(code, outcome.message ?? code, {
@@ -25,6 +28,18 @@ export function nativeFailure(
     errno: outcome.errno === undefined ? undefined : -outcome.errno,
     syscall: outcome.syscall,
   });
+}
+
+/**
+ * A socket closed under the relay. If it was destroyed with an error (`socket.destroy(err)`),
+ * that error is the better answer than "closed".
+ */
+function closedBecause(sockets: (Socket | undefined)[], bytes: number): Error {
+  for (const socket of sockets) {
+    const cause = socket?.errored as NodeJS.ErrnoException | null | undefined;
+    if (typeof cause?.code === 'string') return streamFailure(cause, bytes);
+  }
+  return socketClosed(bytes);
 }
 
 /** A Node stream error (or our own) as the relay's error, with `bytes` delivered. */

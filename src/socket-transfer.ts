@@ -103,6 +103,7 @@ async function relayNatively(src: Socket, target: SpliceTarget, settings: Socket
       srcFd = descriptorOf(src);
       dstFd = dst ? descriptorOf(dst) : (target as { fd: number }).fd;
       if (srcFd < 0 || dstFd < 0 || src.destroyed) throw socketClosed(0);
+      if (signal?.aborted) throw new AbortError(0, signal.reason);
     } catch (error) {
       release();
       throw error;
@@ -146,7 +147,7 @@ async function relayNatively(src: Socket, target: SpliceTarget, settings: Socket
     // Bytes may be lost in the relay's pipe: neither socket can be used on as if nothing happened.
     src.destroy();
     dst?.destroy();
-    throw nativeFailure(outcome, outcome.bytes, cancelledBy, signal);
+    throw nativeFailure(outcome, outcome.bytes, cancelledBy, signal, [src, dst]);
   }
   progress.report(outcome.bytes);
   // Node's view of both sockets catches up with what the kernel did: src reads its end, and dst

@@ -61,6 +61,14 @@ impl Dest {
         self.fd.as_raw_fd()
     }
 
+    /// The system call `write()` makes, for error reports.
+    pub fn write_call(&self) -> &'static str {
+        match self.kind {
+            DestKind::Socket => "send",
+            _ => "write",
+        }
+    }
+
     /// Writes from `buf`. On a socket, `MSG_NOSIGNAL` turns a dead peer into `EPIPE` rather than a
     /// process-killing SIGPIPE (Node ignores SIGPIPE, but a library should not depend on it), and
     /// `more` (`MSG_MORE`) holds a short write back so it leaves in the same packet as what follows.

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use crate::auto;
 use crate::dest::{is_unsupported, Dest};
-use crate::engine::{Engine, Method, Sent, Span};
+use crate::engine::{CallError, Engine, Method, Sent, Span};
 use crate::error::Failure;
 use crate::limits::call_len;
 use crate::source::{resolve_range, Source};
@@ -149,13 +149,15 @@ impl Transfer {
                         reached: self.offset,
                     })
                 }
-                // A signal interrupted the call before it moved anything: just ask again.
-                Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => return Ok(Progress::WouldBlock),
-                Err(errno) if is_unsupported(errno) && !self.sent_file_bytes() => {
-                    self.fall_back(errno)?
-                }
-                Err(errno) => return Err(Failure::os(errno, self.engine.method().as_str())),
+                Err(CallError { errno, call }) => match errno {
+                    // A signal interrupted the call before it moved anything: just ask again.
+                    Errno::EINTR => {}
+                    Errno::EAGAIN => return Ok(Progress::WouldBlock),
+                    _ if is_unsupported(errno) && !self.sent_file_bytes() => {
+                        self.fall_back(errno, call)?
+                    }
+                    _ => return Err(Failure::os(errno, call)),
+                },
             }
         }
         Ok(Progress::Done)
@@ -168,17 +170,17 @@ impl Transfer {
     /// The method cannot work on these descriptors (sendfile to an `O_APPEND` file, splice from a
     /// filesystem without splice_read...). Nothing of the file was sent, so a copy can start from
     /// the same offset. An explicitly requested method says so instead of silently changing.
-    fn fall_back(&mut self, errno: Errno) -> Result<(), Failure> {
+    fn fall_back(&mut self, errno: Errno, call: &'static str) -> Result<(), Failure> {
         let method = self.engine.method();
         if method == Method::Copy {
             // Nothing left to fall back to: the errno itself is the answer.
-            return Err(Failure::os(errno, method.as_str()));
+            return Err(Failure::os(errno, call));
         }
         if !self.may_fall_back {
             return Err(Failure::Unsupported {
                 method,
                 errno,
-                syscall: method.as_str(),
+                syscall: call,
             });
         }
         self.engine = Engine::new(Method::Copy);
@@ -196,7 +198,7 @@ impl Transfer {
                 }
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => return Ok(false),
-                Err(errno) => return Err(Failure::os(errno, "write")),
+                Err(errno) => return Err(Failure::os(errno, self.dst.write_call())),
             }
         }
         Ok(true)

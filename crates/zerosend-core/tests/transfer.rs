@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
@@ -42,9 +42,9 @@ fn reader(mut peer: UnixStream) -> thread::JoinHandle<Vec<u8>> {
     })
 }
 
-fn request(path: &PathBuf, dest: &UnixStream, method: Option<Method>) -> Request {
+fn request(path: &Path, dest: &UnixStream, method: Option<Method>) -> Request {
     Request {
-        source: SourceSpec::Path(path.clone()),
+        source: SourceSpec::Path(path.to_path_buf()),
         dest_fd: dest.as_raw_fd(),
         offset: 0,
         length: None,
@@ -136,7 +136,7 @@ fn range_errors_are_reported_before_anything_is_sent() {
     );
     let missing = request(&path.with_extension("missing"), &ours, None);
     assert_eq!(Transfer::open(missing).err().unwrap().code(), "ENOENT");
-    let dir = request(&path.parent().unwrap().to_path_buf(), &ours, None);
+    let dir = request(path.parent().unwrap(), &ours, None);
     assert_eq!(Transfer::open(dir).err().unwrap().code(), "EISDIR");
 }
 
@@ -149,7 +149,11 @@ fn a_full_socket_parks_the_step_and_progress_comes_per_step() {
         let (ours, peer) = UnixStream::pair().unwrap();
         let mut transfer = Transfer::open(request(&path, &ours, Some(method))).unwrap();
         // Nobody reads yet: the first step must stop at EAGAIN, not block.
-        assert_eq!(transfer.step(u64::MAX), Ok(Progress::WouldBlock), "{method}");
+        assert_eq!(
+            transfer.step(u64::MAX),
+            Ok(Progress::WouldBlock),
+            "{method}"
+        );
         let parked_at = transfer.bytes();
         assert!(parked_at > 0 && parked_at < data.len() as u64);
         let read = reader(peer);

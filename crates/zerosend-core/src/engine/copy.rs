@@ -2,7 +2,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::{Sent, Span};
+use super::{CallResult, During, Sent, Span};
 use crate::dest::Dest;
 
 /// The buffer a copy reads into; 64 KiB matched the best read/write loops we measured.
@@ -17,7 +17,7 @@ pub struct CopyEngine {
 }
 
 impl CopyEngine {
-    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
+    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> CallResult<Sent> {
         if self.start == self.end {
             if self.buf.is_empty() {
                 // The first request is the largest this transfer makes: size the buffer to it,
@@ -25,8 +25,10 @@ impl CopyEngine {
                 self.buf = vec![0; at.len.clamp(1, BUFFER_BYTES)];
             }
             let want = at.len.min(self.buf.len());
-            let off = i64::try_from(at.offset).map_err(|_| nix::errno::Errno::EOVERFLOW)?;
-            let read = nix::sys::uio::pread(src, &mut self.buf[..want], off)?;
+            let off = i64::try_from(at.offset)
+                .map_err(|_| nix::errno::Errno::EOVERFLOW)
+                .during("pread")?;
+            let read = nix::sys::uio::pread(src, &mut self.buf[..want], off).during("pread")?;
             if read == 0 {
                 return Ok(Sent::EndOfFile);
             }
@@ -34,7 +36,9 @@ impl CopyEngine {
             self.end = read;
         }
         let pending = self.end - self.start;
-        let written = dst.write(&self.buf[self.start..self.end], at.more_after(pending))?;
+        let written = dst
+            .write(&self.buf[self.start..self.end], at.more_after(pending))
+            .during(dst.write_call())?;
         self.start += written;
         Ok(Sent::Bytes(written))
     }

@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use nix::errno::Errno;
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 
-use super::{Sent, Span};
+use super::{CallError, CallResult, During, Sent, Span};
 use crate::dest::Dest;
 
 /// How much of the file one mapping covers. Mapping costs a system call and a page-table setup,
@@ -60,11 +60,11 @@ impl Drop for Window {
 }
 
 impl MmapEngine {
-    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
+    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> CallResult<Sent> {
         if !self.window.as_ref().is_some_and(|w| w.covers(at.offset)) {
             // Unmap the old window before mapping the next, so at most one exists at a time.
             self.window = None;
-            self.window = Some(map_window(src, at.offset, at.remaining)?);
+            self.window = Some(map_window(src, at.offset, at.remaining).during("mmap")?);
         }
         let window = self.window.as_ref().expect("mapped above");
         let bytes = window.bytes_from(at.offset, at.len);
@@ -72,7 +72,10 @@ impl MmapEngine {
             Ok(n) => Ok(Sent::Bytes(n)),
             // The kernel hit a page past the end of the file: it was truncated under us.
             Err(Errno::EFAULT) => Ok(Sent::EndOfFile),
-            Err(e) => Err(e),
+            Err(errno) => Err(CallError {
+                errno,
+                call: dst.write_call(),
+            }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The four ways to move file bytes to a descriptor. Each `send` is one non-blocking attempt of
 //! at most `len` bytes at file offset `offset`, and reports the file bytes that reached the
-//! destination. Errnos (`EAGAIN` included) go back to the transfer, which decides what they mean.
+//! destination. Errnos (`EAGAIN` included) go back to the transfer, which decides what they mean,
+//! together with the system call that returned them.
 
 mod copy;
 mod mmap;
@@ -11,6 +12,8 @@ mod splice;
 use std::fmt;
 use std::os::fd::BorrowedFd;
 use std::str::FromStr;
+
+use nix::errno::Errno;
 
 use crate::dest::Dest;
 
@@ -70,6 +73,26 @@ impl FromStr for Method {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
         Method::ALL.into_iter().find(|m| m.as_str() == s).ok_or(())
+    }
+}
+
+/// A system call that failed: its errno, and which call it was (for `err.syscall`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallError {
+    pub errno: Errno,
+    pub call: &'static str,
+}
+
+pub type CallResult<T> = Result<T, CallError>;
+
+/// Names the system call behind a nix result.
+pub trait During<T> {
+    fn during(self, call: &'static str) -> CallResult<T>;
+}
+
+impl<T> During<T> for nix::Result<T> {
+    fn during(self, call: &'static str) -> CallResult<T> {
+        self.map_err(|errno| CallError { errno, call })
     }
 }
 
@@ -147,7 +170,7 @@ impl Engine {
     }
 
     /// One attempt at sending up to `at.len` bytes from `at.offset`.
-    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
+    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> CallResult<Sent> {
         match self {
             Engine::Sendfile(e) => e.send(src, dst, at),
             #[cfg(any(target_os = "linux", target_os = "android"))]

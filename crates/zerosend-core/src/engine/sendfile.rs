@@ -16,7 +16,7 @@ use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
-use super::{Sent, Span};
+use super::{CallError, CallResult, During, Sent, Span};
 use crate::dest::{Dest, DestKind};
 
 /// One call asks for at most a step's worth; measured against smaller calls in the benchmark.
@@ -25,14 +25,17 @@ pub const PER_CALL_BYTES: u64 = crate::limits::STEP_BYTES;
 pub struct SendfileEngine;
 
 impl SendfileEngine {
-    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
+    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> CallResult<Sent> {
         // BSD sendfile writes to stream sockets only (ENOTSOCK otherwise, which is not one of the
         // errnos a method falls back from). Say "unsupported" without a system call: `auto` then
         // copies, an explicit `method: 'sendfile'` reports ERR_ZEROSEND_UNSUPPORTED.
         if !SENDS_TO_ANY_FD && dst.kind() != DestKind::Socket {
-            return Err(Errno::EOPNOTSUPP);
+            return Err(CallError {
+                errno: Errno::EOPNOTSUPP,
+                call: "sendfile",
+            });
         }
-        match sendfile_at(dst.fd(), src, at.offset, at.len)? {
+        match sendfile_at(dst.fd(), src, at.offset, at.len).during("sendfile")? {
             // A 0 with bytes still owed means the file ended early: it was truncated under us.
             0 => Ok(Sent::EndOfFile),
             n => Ok(Sent::Bytes(n)),
@@ -85,8 +88,9 @@ fn sendfile_at(
     Err(Errno::ENOSYS)
 }
 
-/// The BSD call, with `sf_hdtr` headers: the prefix leaves in the same packets as the first file
-/// bytes, which is what `prefix` promises "where the OS allows" (Linux gets there with MSG_MORE).
+/// The BSD call. It can carry `sf_hdtr` headers, which would let the prefix leave in the same
+/// packets as the first file bytes (the BSDs have no MSG_MORE); the transfer does not use that
+/// yet and writes the prefix on its own first (see README.md, "Platforms").
 #[cfg(any(target_os = "macos", target_os = "freebsd"))]
 mod bsd {
     use std::os::fd::BorrowedFd;
@@ -187,35 +191,5 @@ mod bsd {
             SfFlags::empty(),
             0,
         ))
-    }
-}
-
-/// The prefix through `sf_hdtr`, for `Transfer::send_prefix()` to call on macOS and FreeBSD
-/// instead of a separate `write()` (the BSDs have no MSG_MORE to hold a short prefix back).
-/// Not called yet: transfer.rs still writes the prefix itself.
-#[cfg(any(target_os = "macos", target_os = "freebsd"))]
-#[allow(dead_code)]
-impl SendfileEngine {
-    /// Sends what is left of the prefix and the file bytes of `at` in one call. Returns the
-    /// prefix bytes sent and the file outcome: `None` when the call stopped inside the prefix
-    /// (nothing of the file moved, not an end of file). `Err` only when nothing moved.
-    pub fn send_with_prefix(
-        &mut self,
-        src: BorrowedFd<'_>,
-        dst: &Dest,
-        at: Span,
-        prefix: &[u8],
-    ) -> nix::Result<(usize, Option<Sent>)> {
-        if dst.kind() != DestKind::Socket {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        let moved = bsd::sendfile_with_header(dst.fd(), src, at.offset, at.len, prefix)?;
-        let file = match (moved.header == prefix.len(), moved.file) {
-            (true, n) if n > 0 => Some(Sent::Bytes(n)),
-            (true, _) if moved.complete => Some(Sent::EndOfFile),
-            // Stopped inside the prefix, or right after it with the socket full: no file outcome.
-            _ => None,
-        };
-        Ok((moved.header, file))
     }
 }

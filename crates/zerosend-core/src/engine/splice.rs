@@ -4,7 +4,7 @@ use std::os::fd::BorrowedFd;
 
 use nix::fcntl::{splice, SpliceFFlags};
 
-use super::{Sent, Span};
+use super::{CallResult, During, Sent, Span};
 use crate::dest::Dest;
 use crate::pipe_pool::{self, Pipe};
 
@@ -23,14 +23,16 @@ impl SpliceEngine {
             .map_or(1024 * 1024, |pipe| pipe.capacity() as u64)
     }
 
-    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> nix::Result<Sent> {
+    pub fn send(&mut self, src: BorrowedFd<'_>, dst: &Dest, at: Span) -> CallResult<Sent> {
         let pipe = match &mut self.pipe {
             Some(pipe) => pipe,
-            none => none.insert(pipe_pool::take()?),
+            none => none.insert(pipe_pool::take().during("pipe2")?),
         };
         if self.buffered == 0 {
             let want = at.len.min(pipe.capacity());
-            let mut off = i64::try_from(at.offset).map_err(|_| nix::errno::Errno::EOVERFLOW)?;
+            let mut off = i64::try_from(at.offset)
+                .map_err(|_| nix::errno::Errno::EOVERFLOW)
+                .during("splice")?;
             // The pipe is empty, so EAGAIN cannot come from its side; errors go to the transfer.
             let filled = splice(
                 src,
@@ -39,7 +41,8 @@ impl SpliceEngine {
                 None,
                 want,
                 SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK,
-            )?;
+            )
+            .during("splice")?;
             if filled == 0 {
                 return Ok(Sent::EndOfFile);
             }
@@ -51,7 +54,8 @@ impl SpliceEngine {
             flags |= SpliceFFlags::SPLICE_F_MORE;
         }
         // EAGAIN here leaves the bytes in the pipe; the next attempt sends them first.
-        let drained = splice(pipe.read_end(), None, dst.fd(), None, self.buffered, flags)?;
+        let drained =
+            splice(pipe.read_end(), None, dst.fd(), None, self.buffered, flags).during("splice")?;
         self.buffered -= drained;
         Ok(Sent::Bytes(drained))
     }
