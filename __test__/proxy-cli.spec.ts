@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 
 import { MiB, sha256, tempDir } from './helpers/net';
+import { refusingPort } from './helpers/relay';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', 'dist', 'cli.js');
@@ -173,10 +174,7 @@ test('SIGTERM lets an open connection finish, then exits 0; new connections are 
 });
 
 test('an upstream that refuses: a clear message in the log, the client is closed, the proxy lives on', async (t) => {
-  const closedServer = net.createServer();
-  await new Promise<void>((resolve) => closedServer.listen(0, '127.0.0.1', resolve));
-  const { port } = closedServer.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => closedServer.close(() => resolve()));
+  const port = await refusingPort();
 
   const proxy = await startProxy(`127.0.0.1:${port}`);
   try {

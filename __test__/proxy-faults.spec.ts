@@ -9,7 +9,8 @@ import test from 'ava';
 
 import { proxy, type ProxyError } from '../src';
 import { delay, MiB } from './helpers/net';
-import { closed, openDescriptors, proxied, type Proxied, received } from './helpers/relay';
+import { closed, openDescriptors, proxied, type Proxied, received, refusingPort } from './helpers/relay';
+import { hasNative } from './helpers/native';
 
 /** Fails unless `socket` closes within `ms` — the issue's promise to a proxy's clients. */
 async function closesWithin(socket: net.Socket, ms: number): Promise<boolean> {
@@ -24,15 +25,6 @@ async function closesWithin(socket: net.Socket, ms: number): Promise<boolean> {
 function quiet(c: Proxied): Proxied {
   for (const socket of [c.client, c.upstream]) socket.on('error', () => {});
   return c;
-}
-
-/** A port where nothing listens: bound once, then closed. */
-async function refusingPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function upstreamResets(c: Proxied): Promise<{ error: ProxyError; clientClosedInTime: boolean }> {
@@ -91,8 +83,17 @@ test('a reset while bytes are streaming both ways', async (t) => {
   c.upstream.write(randomBytes(8 * MiB));
   await delay(30);
   c.client.resetAndDestroy();
-  const error = (await t.throwsAsync(running)) as ProxyError;
-  t.true(['ECONNRESET', 'EPIPE'].includes(error.code), error.code);
+  const outcome = await running.then(
+    () => undefined,
+    (e: unknown) => e as ProxyError,
+  );
+  if (hasNative) {
+    t.true(['ECONNRESET', 'EPIPE'].includes(outcome?.code ?? 'resolved'), outcome?.code ?? 'resolved');
+  } else {
+    // Through Node streams a reset can reach Node as a plain end of stream (once a failed call
+    // has taken the socket's pending error, Linux reports EOF): the proxy may then end cleanly.
+    t.true(outcome === undefined || ['ECONNRESET', 'EPIPE'].includes(outcome.code), outcome?.code);
+  }
   t.true(await closesWithin(c.upstream, 1000), 'the upstream side closed within 1 s');
   c.close();
 });
@@ -116,6 +117,19 @@ test('a socket destroyed by JS mid-proxy ends the proxy: ERR_SOCKET_CLOSED, the 
   t.is(error.aToB, 5);
   t.true(await closesWithin(c.upstream, 1000));
   t.true(c.b.destroyed);
+  c.close();
+});
+
+test('a socket destroyed with an error mid-proxy: the proxy rejects with that error, not an uncaught one', async (t) => {
+  const c = quiet(await proxied());
+  const running = proxy(c.a, c.b);
+  c.client.write('hello');
+  await new Promise((resolve) => c.upstream.once('data', resolve));
+  c.b.destroy(Object.assign(new Error('upstream went wrong'), { code: 'EUPSTREAM' }));
+  const error = (await t.throwsAsync(running)) as ProxyError;
+  t.is(error.code, 'EUPSTREAM');
+  t.is(error.aToB, 5);
+  await closed(c.client);
   c.close();
 });
 

@@ -3,9 +3,10 @@
  * libuv, on the stream fallback) and holds no pipe while nothing moves. The proxy runs in a
  * process of its own so that its CPU time, RSS and descriptors can be read from /proc.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import test from 'ava';
 
@@ -14,6 +15,9 @@ import { delay } from './helpers/net';
 import { listen } from './helpers/relay';
 
 const COUNT = 2000;
+
+/** The proxy process: we write its stdin and read its stdout; its stderr is ours. */
+type Child = ChildProcessByStdio<Writable, Readable, null>;
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** utime + stime of a process, in seconds. */
@@ -31,7 +35,7 @@ function rssBytes(pid: number): number {
 const descriptors = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 
 /** Reads the child's next stdout line. */
-function nextLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+function nextLine(child: Child): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
     const onData = (chunk: Buffer): void => {
@@ -46,7 +50,7 @@ function nextLine(child: ChildProcessWithoutNullStreams): Promise<string> {
 }
 
 /** Asks the child to collect garbage; resolves with its count of ended connections. */
-async function settled(child: ChildProcessWithoutNullStreams): Promise<number> {
+async function settled(child: Child): Promise<number> {
   child.stdin.write('gc\n');
   return Number(await nextLine(child));
 }

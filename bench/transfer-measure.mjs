@@ -106,11 +106,12 @@ export function buildRawSend() {
  */
 export async function startReceiver(rawSend, cpu) {
   const unixPath = path.join(os.tmpdir(), `zerosend-bench-${process.pid}.sock`);
-  const args = ['recv', '--tcp', '127.0.0.1:0', '--unix', unixPath];
+  // --exit-on-eof: the receiver exits when our end of its stdin closes, i.e. when we die.
+  const args = ['recv', '--tcp', '127.0.0.1:0', '--unix', unixPath, '--exit-on-eof', '1'];
   const child =
     cpu === undefined
-      ? spawn(rawSend, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn('taskset', ['-c', String(cpu), rawSend, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      ? spawn(rawSend, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+      : spawn('taskset', ['-c', String(cpu), rawSend, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const first = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {

@@ -1,5 +1,5 @@
 /** Fixtures for the socket-relay tests: proxied connections, echo servers, descriptor counts. */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 
 import { native } from '../../src/native';
@@ -76,4 +76,25 @@ export function received(socket: net.Socket): Promise<Buffer> {
     socket.once('close', done);
     socket.on('error', () => {});
   });
+}
+
+/**
+ * A loopback port that refuses connections. Not one bound and closed again: such a port lies in
+ * the ephemeral range, where a later connect can get it as its own source port and connect to
+ * itself (TCP simultaneous open). A port below that range that refuses now stays refused.
+ */
+export async function refusingPort(): Promise<number> {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  for (;;) {
+    const port = 1024 + Math.floor(Math.random() * (Math.max(low, 2048) - 1024));
+    const refused = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(port, '127.0.0.1');
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(false);
+      });
+      probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
 }

@@ -169,6 +169,13 @@ mod linux {
             std::process::id()
         );
         std::io::stdout().flush().ok();
+        if opts.flag("exit-on-eof") {
+            // The benchmark holds our stdin open: when it dies, even by a signal, we go too.
+            std::thread::spawn(|| {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                std::process::exit(0);
+            });
+        }
         let mut threads = Vec::new();
         if let Some(listener) = unix {
             threads.push(std::thread::spawn(move || {

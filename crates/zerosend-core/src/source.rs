@@ -56,6 +56,12 @@ impl Source {
         self.size
     }
 
+    /// The size now, which may differ from [`Source::size`] if the file changed meanwhile.
+    pub fn current_size(&self) -> Result<u64, Failure> {
+        let stat = fstat(&self.fd).map_err(|e| Failure::os(e, "fstat"))?;
+        Ok(stat.st_size as u64)
+    }
+
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

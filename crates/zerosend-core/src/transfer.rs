@@ -160,7 +160,27 @@ impl Transfer {
                 },
             }
         }
+        self.check_not_truncated()?;
         Ok(Progress::Done)
+    }
+
+    /// sendfile and splice queue page-cache pages in the socket by reference: a file truncated
+    /// after its bytes were queued but before the peer read them turns those bytes into zeros,
+    /// and every call still succeeded. So at the end, look: a file now shorter than the range
+    /// we sent is reported as a short file rather than a success. (Bytes still queued when a
+    /// truncation comes after this check cannot be recalled: replace served files by rename.)
+    fn check_not_truncated(&self) -> Result<(), Failure> {
+        if !matches!(self.engine.method(), Method::Sendfile | Method::Splice) {
+            return Ok(());
+        }
+        let size = self.src.current_size()?;
+        if size < self.offset {
+            return Err(Failure::ShortFile {
+                expected_end: self.offset,
+                reached: size,
+            });
+        }
+        Ok(())
     }
 
     fn sent_file_bytes(&self) -> bool {

@@ -7,6 +7,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
@@ -280,6 +281,14 @@ fn boundary_file() -> &'static BoundaryFile {
     })
 }
 
+/// A connected loopback TCP pair: (our end, the peer's end).
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    (ours, peer)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -306,7 +315,8 @@ proptest! {
         let (block_start, bytes) = &file.blocks[block];
         let length = length.min(BLOCK - start_in_block);
         let offset = block_start + start_in_block;
-        let (ours, mut peer) = UnixStream::pair().unwrap();
+        // TCP: the BSDs' sendfile writes to TCP sockets, not to every stream socket.
+        let (ours, mut peer) = tcp_pair();
         let reader = thread::spawn(move || {
             let mut got = Vec::new();
             peer.read_to_end(&mut got).unwrap();
