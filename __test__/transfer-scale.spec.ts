@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import test from 'ava';
 
 import { transfer } from '../src';
 import { nativeTest } from './helpers/native';

@@ -6,7 +6,10 @@
 // The receiver is another process (raw_send's `recv` mode: reads into a 256 KiB buffer and answers
 // each batch, see raw_send.rs), on loopback TCP (or a unix socket with --dest=unix). A sample is a
 // batch of back-to-back transfers over one kept-alive connection, timed until the receiver has read
-// all of it; samples of all runners are interleaved round by round, and the table shows medians.
+// all of it; samples of all runners are interleaved round by round, and the table shows medians
+// (and the best sample). Ratios (× pipeline, × raw, × best method) are paired: the median over
+// rounds of the two runners' throughputs in the same round, which cancels slow drifts in the
+// load that other processes put on the machine.
 //
 //   npm run bench                          # full run: 4 KiB .. 1 GiB, 5 samples
 //   npm run bench -- --quick               # or ZEROSEND_BENCH_QUICK=1: up to 64 MiB, 3 samples
@@ -233,14 +236,31 @@ function spread(values) {
   return (Math.max(...values) - Math.min(...values)) / median(values);
 }
 
+/**
+ * The median over rounds of this runner's throughput divided by the other's in the same round:
+ * runners in one round ran seconds apart, so load from other processes that comes and goes over
+ * minutes cancels out of the ratio, where a ratio of two medians would keep it.
+ */
+function pairedRatio(row, other) {
+  const n = Math.min(row.samples.length, other.samples.length);
+  const ratios = [];
+  for (let i = 0; i < n; i++) {
+    const a = row.samples[i];
+    const b = other.samples[i];
+    ratios.push(a.bytes / a.secs / (b.bytes / b.secs));
+  }
+  return median(ratios);
+}
+
 function printTable(size, rows) {
   const small = size < MiB;
   const incumbent = rows.find((r) => r.runner === 'pipeline');
   const raw = Object.fromEntries(rows.filter((r) => r.runner.startsWith('raw-')).map((r) => [r.runner.slice(4), r]));
-  const bestMethod = Math.max(...rows.filter((r) => METHODS.includes(r.runner)).map((r) => r.throughput));
+  const methodRows = rows.filter((r) => METHODS.includes(r.runner));
+  const bestMethod = methodRows.reduce((a, b) => (b.throughput > (a?.throughput ?? 0) ? b : a), undefined);
   console.log(`\n## ${formatBytes(size)} (${rows[0].repeat > 1 ? 'per sample: ' : ''}${rows.map((r) => r.repeat).join('/')} transfers)\n`);
   console.log(
-    `| runner | ${small ? 'transfers/s' : 'GB/s'} | best | spread | × pipeline | × raw | × best method | sender CPU s/GiB | sender+receiver CPU s/GiB | machine CPU s/GiB | sender CPU µs/transfer |`,
+    `| runner | ${small ? 'transfers/s' : 'GB/s'} | best | spread | × pipeline | × raw same method | × best method | sender CPU s/GiB | sender+receiver CPU s/GiB | machine CPU s/GiB | sender CPU µs/transfer |`,
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
@@ -248,11 +268,11 @@ function printTable(size, rows) {
     const rawRow = raw[method];
     const value = small ? r.transfersPerSec.toFixed(0) : (r.throughput / 1e9).toFixed(2);
     const best = small ? r.bestTransfersPerSec.toFixed(0) : (r.best / 1e9).toFixed(2);
-    const ratio = (x) => (x ? `${(r.throughput / x).toFixed(2)}×` : '');
+    const ratio = (other) => (other ? `${pairedRatio(r, other).toFixed(2)}×` : '');
     const isNode = !r.runner.startsWith('raw-') && !r.runner.startsWith('pipeline');
     console.log(
       `| ${r.runner}${r.runner === 'auto' ? ` (${r.chose})` : ''} | ${value} | ${best} | ${(r.spread * 100).toFixed(0)}% | ` +
-        `${ratio(incumbent?.throughput)} | ${isNode ? ratio(rawRow?.throughput) : ''} | ${isNode && bestMethod ? ratio(bestMethod) : ''} | ` +
+        `${ratio(incumbent)} | ${isNode ? ratio(rawRow) : ''} | ${isNode && bestMethod ? ratio(bestMethod) : ''} | ` +
         `${r.cpuPerGiB.toFixed(2)} | ${r.pairCpuPerGiB.toFixed(2)} | ${r.machineCpuPerGiB.toFixed(2)} | ${r.cpuPerTransferUs.toFixed(1)} |`,
     );
   }

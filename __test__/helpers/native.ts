@@ -26,3 +26,8 @@ export const nativeTest: SkipFn & { serial: SkipFn } = Object.assign(
 function forward(declare: SerialFn | SkipFn): SkipFn {
   return ((...args: unknown[]) => (declare as (...a: unknown[]) => void)(...args)) as SkipFn;
 }
+
+/** What `result.method` of a file → socket `transfer()` with method 'auto' is in this process. */
+export const AUTO_FILE_METHODS = hasNative ? ['sendfile', 'splice', 'mmap', 'copy'] : ['stream'];
+/** The same as a regular-expression alternation, for matching log lines. */
+export const AUTO_FILE_METHOD_PATTERN = `(?:${AUTO_FILE_METHODS.join('|')})`;

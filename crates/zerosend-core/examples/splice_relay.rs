@@ -4,8 +4,8 @@
 //! - `--mode threads` (the raw relay): two blocking threads per connection, each a bare
 //!   `splice(socket → pipe)`, `splice(pipe → socket)` loop over its own 1 MiB pipe — what a C
 //!   relay does, and the fewest system calls per byte there can be.
-//! - `--mode core`: zerosend-core's own `Proxy` on a tokio runtime — the same code `proxy()` runs
-//!   in Node, without Node, so the table can tell the core's cost from the binding's.
+//! - `--mode core`: zerosend-core's own `Proxy` on its relay threads — the same code, on the same
+//!   threads, as `proxy()` in Node, without Node: the table can tell the core's cost from Node's.
 //!
 //! ```text
 //! cargo build --release -p zerosend-core --example splice_relay
@@ -36,7 +36,7 @@ mod linux {
 
     use nix::fcntl::{fcntl, splice, FcntlArg, OFlag, SpliceFFlags};
     use tokio_util::sync::CancellationToken;
-    use zerosend_core::{Proxy, ProxyRequest};
+    use zerosend_core::{Proxy, ProxyRequest, RelayWorkers};
 
     const PIPE_BYTES: usize = 1 << 20;
 
@@ -109,10 +109,8 @@ mod linux {
     }
 
     fn serve_core(listener: TcpListener, to: &str) -> Result<(), String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_io()
-            .build()
-            .map_err(|e| e.to_string())?;
+        // Where proxy() in Node runs them too: zerosend's relay threads.
+        let workers = RelayWorkers::global();
         for client in listener.incoming() {
             let client = client.map_err(|e| e.to_string())?;
             let upstream = TcpStream::connect(to).map_err(|e| format!("connect {to}: {e}"))?;
@@ -125,7 +123,7 @@ mod linux {
             .map_err(|e| e.to_string())?;
             // The proxy works on its own dups; ours can close now.
             drop((client, upstream));
-            runtime.spawn(proxy.run(CancellationToken::new()));
+            drop(workers.spawn(proxy.run(CancellationToken::new())));
         }
         Ok(())
     }

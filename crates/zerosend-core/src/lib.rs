@@ -27,5 +27,5 @@ pub use error::Failure;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use pipe_pool::idle_count as idle_pipes;
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub use relay::{Proxy, ProxyOutcome, ProxyRequest, Relay, RelayRequest};
+pub use relay::{Proxy, ProxyOutcome, ProxyRequest, Relay, RelayRequest, RelayWorkers};
 pub use transfer::{Progress, Request, SourceSpec, Transfer};

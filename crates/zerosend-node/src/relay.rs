@@ -1,14 +1,16 @@
 //! Socket → socket relays for the TypeScript layer: `NativeRelay` (one way, for
-//! `transfer(socket, dst)`) and `NativeProxy` (both ways, for `proxy(a, b)`). Both run on napi's
-//! tokio runtime, parked on epoll while a side is not ready, and are cancelled through a handle
-//! of our own (napi's `AbortSignal` cannot stop a running future).
+//! `transfer(socket, dst)`) and `NativeProxy` (both ways, for `proxy(a, b)`). The promise lives on
+//! napi's tokio runtime; the relay itself runs on zerosend's relay threads (`RelayWorkers`: one
+//! single-threaded runtime per connection, fewer cross-thread wake-ups), parked on epoll while a
+//! side is not ready, and is cancelled through a handle of our own (napi's `AbortSignal` cannot
+//! stop a running future).
 
 use napi::bindgen_prelude::{Function, PromiseRaw, Uint8Array};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
-use zerosend_core::{Method, Proxy, ProxyRequest, Relay, RelayRequest};
+use zerosend_core::{Method, Proxy, ProxyRequest, Relay, RelayRequest, RelayWorkers};
 
 use crate::outcome::NativeOutcome;
 
@@ -73,16 +75,17 @@ impl NativeRelay {
                 Ok(relay) => relay,
                 Err(failure) => return Ok(NativeOutcome::failed(Method::Splice, failure)),
             };
-            let outcome = relay
-                .run(cancel, |bytes| {
-                    if let Some(progress) = &progress {
-                        // NonBlocking: progress is advisory, never a reason to stall the relay.
-                        progress.call(bytes as f64, ThreadsafeFunctionCallMode::NonBlocking);
-                    }
-                })
-                .await;
-            // The threadsafe function is dropped here, with the relay: nothing keeps Node alive.
-            Ok(NativeOutcome::from(outcome))
+            let running = RelayWorkers::global().run(relay.run(cancel, move |bytes| {
+                if let Some(progress) = &progress {
+                    // NonBlocking: progress is advisory, never a reason to stall the relay.
+                    progress.call(bytes as f64, ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            }));
+            // The threadsafe function is dropped with the relay's future: nothing keeps Node alive.
+            Ok(match running.await {
+                Ok(outcome) => NativeOutcome::from(outcome),
+                Err(failure) => NativeOutcome::failed(Method::Splice, failure),
+            })
         })
     }
 
@@ -172,7 +175,16 @@ impl NativeProxy {
                     })
                 }
             };
-            let ended = proxy.run(cancel).await;
+            let ended = match RelayWorkers::global().run(proxy.run(cancel)).await {
+                Ok(ended) => ended,
+                Err(failure) => {
+                    return Ok(NativeProxyOutcome {
+                        a_to_b: 0.0,
+                        b_to_a: 0.0,
+                        outcome: NativeOutcome::failed(Method::Splice, failure),
+                    })
+                }
+            };
             Ok(NativeProxyOutcome {
                 a_to_b: ended.a_to_b as f64,
                 b_to_a: ended.b_to_a as f64,

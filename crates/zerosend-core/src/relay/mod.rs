@@ -2,12 +2,15 @@
 //! never in user space. [`Relay`] is one direction (until the source ends); [`Proxy`] is both
 //! directions of a connection at once. Both own `dup()`s of the caller's descriptors, park on
 //! epoll (tokio's `AsyncFd`) whenever a side is not ready, and hold a pipe from the pool only
-//! while it carries bytes. Linux only: splice does not exist elsewhere.
+//! while it carries bytes. [`RelayWorkers`] is where they run: each connection on one
+//! single-threaded runtime for its whole life. Linux only: splice does not exist elsewhere.
 
 mod end;
 mod flow;
 mod one_way;
 mod proxy;
+mod workers;
 
 pub use one_way::{Relay, RelayRequest};
 pub use proxy::{Proxy, ProxyOutcome, ProxyRequest};
+pub use workers::RelayWorkers;
