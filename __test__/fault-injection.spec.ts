@@ -207,11 +207,12 @@ function errnoCases(method: Engine, seed: number): ErrnoCase[] {
       expect: { kind: 'reject-after', code: errno },
     });
     if (method === 'sendfile') {
-      // `auto` picks sendfile here; its first call failing must fall back (or fail) the same way
-      // with and without a prefix already sent.
+      // `auto` picks sendfile below 256 KiB (above it, mmap for a peer on this machine); its
+      // first call failing must fall back (or fail) the same way with and without a prefix sent.
       for (const prefix of [undefined, 700]) {
         cases.push({
           ...base,
+          size: 200 * KiB,
           name: `${errno} at the first sendfile, method auto${prefix ? ', with a prefix' : ''}`,
           method: 'auto',
           prefix,

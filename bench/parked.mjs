@@ -105,6 +105,7 @@ async function sender() {
   report.rssConnected = mb();
   // Baseline with the same sockets open and idle, no transfer: what this machine does to an idle
   // event loop (other processes share the CPUs), to compare the parked phase against.
+  await settle();
   report.baseline = await idlePhase(idleSecs);
   report.readFileConnected = await readFileLatency(small, 200);
 
@@ -119,9 +120,9 @@ async function sender() {
     ),
   );
   report.startMs = performance.now() - t0;
-  // Parked = every transfer has made its first attempt and is waiting on epoll. Give the
-  // runtime a moment to drain what the kernel still accepts, then measure.
-  await sleep(2000);
+  // Parked = every transfer has made its first attempt and is waiting on epoll. Wait until the
+  // process goes quiet (the start-up leaves garbage for the GC), then measure.
+  report.settleMs = await settle();
   report.fdsParked = countFds();
   report.rssParked = mb();
   report.threads = fs.readdirSync('/proc/self/task').length;
@@ -146,6 +147,18 @@ async function sender() {
   process.send({ type: 'report', report });
   // Wait to be told to go, so every sender's receivers stay up until all are measured.
   process.on('message', (msg) => msg.type === 'exit' && process.exit(0));
+}
+
+/** Resolves once a whole second passes with under 5 ms of CPU in this process (at most 30 s);
+ * returns how long that took. */
+async function settle() {
+  const t0 = performance.now();
+  for (let i = 0; i < 30; i++) {
+    const c0 = cpuSeconds();
+    await sleep(1000);
+    if (cpuSeconds() - c0 < 0.005) break;
+  }
+  return performance.now() - t0;
 }
 
 /** CPU used and event-loop delay over `secs` of doing nothing. monitorEventLoopDelay records the
@@ -268,6 +281,7 @@ async function parkedRun({ n, senders, receivers, file, small, dest }) {
   row('descriptors per parked transfer', fmt(sum((r) => r.fdsParked - r.fdsConnected) / n, 2));
   row('threads per sender', reports.map((r) => r.threads).join(', '));
   row('time to start all transfers (max over senders)', `${fmt(max((r) => r.startMs))} ms`);
+  row('time until the senders went quiet after starting (max)', `${fmt(max((r) => r.settleMs) / 1000)} s`);
   row(`senders: CPU over ${idle} s, sockets open, no transfer (sum)`, `${fmt(sum((r) => r.baseline.cpu) * 1000)} ms`);
   row(`senders: CPU over ${idle} s while parked (sum)`, `${fmt(sum((r) => r.parked.cpu) * 1000)} ms`);
   row(`receivers: CPU over the same time (sum)`, `${fmt((sum2(recvCpu1) - sum2(recvCpu0)) * 1000)} ms (includes accepting)`);

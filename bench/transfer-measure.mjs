@@ -45,10 +45,22 @@ export function formatBytes(n) {
   return `${n} B`;
 }
 
+/**
+ * `count` distinct files of `size` random bytes in `dir` (made once and reused, and read into the
+ * page cache), and a list file naming them one per line (for raw_send's `--file @LIST`). Many
+ * files make a working set larger than the CPU caches, as a server with many files has.
+ */
+export function benchFiles(dir, size, count) {
+  const files = Array.from({ length: count }, (_, i) => benchFile(dir, size, i));
+  const list = path.join(dir, `zerosend-bench-${size}-x${count}.list`);
+  fs.writeFileSync(list, files.join('\n') + '\n');
+  return { files, list };
+}
+
 /** A file of `size` random bytes in `dir`, made once and reused (and read once into the page cache). */
-export function benchFile(dir, size) {
+export function benchFile(dir, size, index = 0) {
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `zerosend-bench-${size}`);
+  const file = path.join(dir, index === 0 ? `zerosend-bench-${size}` : `zerosend-bench-${size}.${index}`);
   if (!fs.existsSync(file) || fs.statSync(file).size !== size) {
     const fd = fs.openSync(file, 'w');
     const chunk = Buffer.alloc(Math.min(size, 8 * MiB));

@@ -15,10 +15,15 @@
 //   npm run bench -- --quick               # or ZEROSEND_BENCH_QUICK=1: up to 64 MiB, 3 samples
 //   node bench/transfer.mjs --sizes=4K,1M --samples=7 --dest=unix --runners=auto,pipeline,raw-sendfile
 //   options: --json=FILE (every sample), --no-pin, --target=SECONDS per sample, --dir=DIR (files),
-//            --dist=DIR (the build to load; default this repository's dist/)
+//            --dist=DIR (the build to load; default this repository's dist/),
+//            --spread=SIZE: send from distinct files totalling SIZE (e.g. 1G; at most 4096 files)
+//            in turn instead of one file again and again, so the pages are not in the CPU caches
 //
 // Pinning: with 2+ CPUs and taskset, the sender (this process, every thread) runs on CPU 0 and
 // the receiver on CPU 1, so the two never compete for a core and runs are steadier.
+//
+// Related: bench/transfer-sweep.mjs (the raw loops' per-call sizes, mmap window, pipe and copy
+// buffer sizes) and bench/parked.mjs (thousands of transfers parked on peers that stopped reading).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,7 +31,7 @@ import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 
 import {
-  benchFile,
+  benchFiles,
   buildRawSend,
   canPin,
   connectReceiver,
@@ -62,6 +67,7 @@ const destKind = flags.dest ?? 'tcp';
 const pin = flags['no-pin'] !== 'true' && canPin();
 const dir = flags.dir ?? path.join(os.tmpdir(), 'zerosend-bench');
 const dist = path.resolve(flags.dist ?? path.join(repoRoot, 'dist'));
+const spreadBytes = flags.spread ? parseSize(flags.spread) : 0;
 
 const { transfer } = await import(pathToFileURL(path.join(dist, 'index.js')).href);
 
@@ -83,16 +89,17 @@ const RAW_CALL = { sendfile: 2 * MiB, splice: 1 * MiB, mmap: 2 * MiB, copy: 64 *
 function nodeRunner(name, send) {
   return {
     name,
-    async open(receiver, file, size, repeat) {
+    async open(receiver, source, size, repeat) {
       const conn = await connectReceiver(receiver, destKind, size * repeat);
       const seen = new Set();
+      let next = 0;
       return {
         async sample() {
           const m0 = machineCpu();
           const c0 = processCpuSeconds();
           const t0 = process.hrtime.bigint();
           for (let i = 0; i < repeat; i++) {
-            const method = await send(file, conn.socket);
+            const method = await send(source.files[next++ % source.files.length], conn.socket);
             if (method) seen.add(method);
           }
           const recvCpu = await conn.batchDelivered();
@@ -137,11 +144,11 @@ function pipelineRunner(cleanUp) {
 function rawRunner(rawSend, method) {
   return {
     name: `raw-${method}`,
-    async open(receiver, file, size, repeat) {
+    async open(receiver, source, size, repeat) {
       const session = rawSendSession(rawSend, {
         receiver,
         kind: destKind,
-        file,
+        file: source.files.length > 1 ? `@${source.list}` : source.files[0],
         method,
         call: RAW_CALL[method],
         repeat,
@@ -171,17 +178,18 @@ const runners = runnerNames.map((name) => makeRunner(name, rawSend));
 console.log(
   `# zerosend transfer benchmark: ${destKind === 'unix' ? 'unix socket' : 'loopback TCP'}, ` +
     `${samples} samples/runner/size (medians), ~${targetSecs}s per sample, ` +
-    `${pin ? 'sender pinned to CPU 0, receiver to CPU 1' : 'no pinning'}; node ${process.version}, ` +
+    `${pin ? 'sender pinned to CPU 0, receiver to CPU 1' : 'no pinning'}; ` +
+    `${spreadBytes ? `each size from distinct files totalling ~${formatBytes(spreadBytes)}` : 'one file per size'}; node ${process.version}, ` +
     `${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}`,
 );
 
 const results = [];
 for (const size of sizes) {
-  const file = benchFile(dir, size);
+  const source = benchFiles(dir, size, spreadBytes ? Math.min(4096, Math.max(1, Math.ceil(spreadBytes / size))) : 1);
   const sessions = [];
   for (const runner of runners) {
-    const repeat = await calibrate(runner, file, size);
-    sessions.push({ runner, repeat, session: await runner.open(receiver, file, size, repeat), samples: [] });
+    const repeat = await calibrate(runner, source, size);
+    sessions.push({ runner, repeat, session: await runner.open(receiver, source, size, repeat), samples: [] });
   }
   for (let round = 0; round < samples; round++) {
     // Rotate the order each round so no runner always follows the same neighbour.
@@ -201,10 +209,10 @@ receiver.stop();
 process.exit(0);
 
 /** How many transfers make one sample last about `targetSecs`, from a short warm-up. */
-async function calibrate(runner, file, size) {
+async function calibrate(runner, source, size) {
   if (size >= 256 * MiB) return 1;
   const probe = Math.max(1, Math.min(2000, Math.floor((4 * MiB) / size)));
-  const session = await runner.open(receiver, file, size, probe);
+  const session = await runner.open(receiver, source, size, probe);
   await session.sample(); // warm-up: JIT, page tables, pipe pool
   const { secs } = await session.sample();
   session.close();

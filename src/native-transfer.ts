@@ -41,6 +41,7 @@ async function runClaimed(
     length: settings.length,
     method: settings.method,
     prefix: settings.prefix,
+    destIsSocket: socket !== undefined,
   });
   let cancelledBy: 'abort' | 'close' | 'progress' | undefined;
   const cancel = (why: typeof cancelledBy) => () => {

@@ -8,6 +8,13 @@
 //! $B send --tcp 127.0.0.1:PORT --file /tmp/f --method sendfile --call 2097152 --repeat 10 --samples 5
 //! ```
 //!
+//! `send` options: `--method sendfile|splice|mmap|copy`; `--call N` (bytes one call asks for; the
+//! copy buffer); `--pipe N` (splice: F_SETPIPE_SZ); `--window N` (mmap: bytes per mapping, 0 =
+//! the whole file) and `--no-populate 1`; `--blocking 1` (a blocking socket instead of poll on
+//! EAGAIN); `--open-each 0` (open the file once instead of open + fstat + close per transfer, as
+//! transfer(path) does); `--file @LIST` (send the files named in LIST in turn); `--repeat N`
+//! transfers per sample. `recv` options: `--buf N` (read size), `--exit-on-eof 1`.
+//!
 //! The wire protocol (shared with the Node sender in `bench/transfer.mjs`): a connection starts with
 //! an 8-byte little-endian batch size B. The receiver answers at once, and again each time the
 //! bytes it has read since the header reach another multiple of B, with 8 bytes: the CPU time its
@@ -252,7 +259,20 @@ mod linux {
 
     pub fn send(args: &[String]) -> Result<()> {
         let opts = Options::parse(args)?;
+        // `--file PATH`, or `--file @LIST`: a file naming one path per line, all of one size,
+        // sent in turn (a working set larger than the CPU caches, like a server's many files).
         let file = opts.get("file").ok_or("--file is required")?.to_string();
+        let files: Vec<String> = match file.strip_prefix('@') {
+            Some(list) => std::fs::read_to_string(list)
+                .map_err(|e| format!("{list}: {e}"))?
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            None => vec![file.clone()],
+        };
+        let file = files.first().ok_or("--file: empty list")?.clone();
+        let mut next_file = 0usize;
         let method = match opts.get("method").unwrap_or("sendfile") {
             "sendfile" => Method::Sendfile,
             "splice" => Method::Splice,
@@ -334,7 +354,9 @@ mod linux {
                 let src = match &held {
                     Some(f) => f,
                     None => {
-                        opened = File::open(&file).map_err(|e| format!("{file}: {e}"))?;
+                        let path = &files[next_file % files.len()];
+                        next_file += 1;
+                        opened = File::open(path).map_err(|e| format!("{path}: {e}"))?;
                         // transfer() learns the size with fstat; so does the raw loop.
                         opened.metadata().map_err(|e| e.to_string())?;
                         &opened

@@ -1,14 +1,14 @@
 //! The destination: our own non-blocking `dup()` of a socket, pipe or file, and the plain writes
 //! the engines need on it.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{send, MsgFlags};
 use nix::sys::stat::{fstat, SFlag};
 
 use crate::error::Failure;
-use crate::fd::{dup_cloexec, NonBlocking};
+use crate::fd::{dup_cloexec, Descriptor, NonBlocking};
 
 /// What kind of file the destination is: it decides which write calls apply and whether the
 /// driver can park on it.
@@ -23,15 +23,46 @@ pub enum DestKind {
 
 pub struct Dest {
     // Field order is drop order: the flags go back before our dup is closed.
-    _nonblocking: Option<NonBlocking>,
-    fd: OwnedFd,
+    nonblocking: Option<NonBlocking>,
+    fd: Descriptor,
     kind: DestKind,
 }
 
 impl Dest {
     pub fn from_raw(raw: RawFd) -> Result<Self, Failure> {
-        let fd = dup_cloexec(raw)?;
-        let stat = fstat(&fd).map_err(|e| Failure::os(e, "fstat"))?;
+        Self::from_descriptor(Descriptor::Owned(dup_cloexec(raw)?))
+    }
+
+    /// Writes to the caller's own number, for a synchronous first attempt only.
+    /// `nonblocking_socket`: the caller knows it is a non-blocking socket (every Node socket is),
+    /// which saves an `fstat()` and an `fcntl()`.
+    pub fn borrow_raw(raw: RawFd, nonblocking_socket: bool) -> Result<Self, Failure> {
+        if raw < 0 {
+            return Err(Failure::os(Errno::EBADF, "fstat"));
+        }
+        if nonblocking_socket {
+            return Ok(Dest {
+                nonblocking: None,
+                fd: Descriptor::Borrowed(raw),
+                kind: DestKind::Socket,
+            });
+        }
+        Self::from_descriptor(Descriptor::Borrowed(raw))
+    }
+
+    /// Replaces a borrowed number by our own dup (the flags guard follows it).
+    pub fn own(&mut self) -> Result<(), Failure> {
+        if let Descriptor::Borrowed(raw) = self.fd {
+            self.fd = Descriptor::Borrowed(raw).into_owned()?;
+            if let Some(guard) = &mut self.nonblocking {
+                guard.retarget(self.fd.raw());
+            }
+        }
+        Ok(())
+    }
+
+    fn from_descriptor(fd: Descriptor) -> Result<Self, Failure> {
+        let stat = fstat(fd.fd()).map_err(|e| Failure::os(e, "fstat"))?;
         let kind = match SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) {
             SFlag::S_IFSOCK => DestKind::Socket,
             SFlag::S_IFREG => DestKind::File,
@@ -40,10 +71,10 @@ impl Dest {
         };
         let nonblocking = match kind {
             DestKind::File => None,
-            _ => Some(NonBlocking::set(fd.as_fd())?),
+            _ => Some(NonBlocking::set(fd.fd())?),
         };
         Ok(Dest {
-            _nonblocking: nonblocking,
+            nonblocking,
             fd,
             kind,
         })
@@ -54,11 +85,11 @@ impl Dest {
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.fd.fd()
     }
 
     pub fn raw(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd.raw()
     }
 
     /// The system call `write()` makes, for error reports.
@@ -112,6 +143,10 @@ fn more_flag() -> MsgFlags {
 /// `true` for the errnos that mean "this call cannot work on these descriptors" rather than "this
 /// transfer failed": a method may fall back from them before it has sent anything.
 pub fn is_unsupported(errno: Errno) -> bool {
-    // ENOTSUP is EOPNOTSUPP on Linux, a different number on the BSDs.
-    matches!(errno, Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) || errno == Errno::ENOTSUP
+    // ENOTSUP is EOPNOTSUPP on Linux, a different number on the BSDs. ENODEV is mmap() on a
+    // filesystem that cannot map files.
+    matches!(
+        errno,
+        Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::ENODEV
+    ) || errno == Errno::ENOTSUP
 }

@@ -1,6 +1,6 @@
 //! Owning descriptors: our own `dup()`s, opened files, and the non-blocking flag.
 
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -23,6 +23,41 @@ pub fn dup_cloexec(raw: RawFd) -> Result<OwnedFd, Failure> {
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(new) })
 }
 
+/// The descriptor a transfer works on: its own `dup()`, or the caller's number itself, borrowed
+/// for a first attempt made synchronously on the caller's thread (the JS thread cannot close it
+/// meanwhile). A transfer that has to go on later takes its own dup first (`into_owned`): that
+/// saves a small file two `dup()`s and two `close()`s, a third of its system calls.
+pub enum Descriptor {
+    Owned(OwnedFd),
+    Borrowed(RawFd),
+}
+
+impl Descriptor {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Descriptor::Owned(fd) => fd.as_fd(),
+            // SAFETY: a borrowed number is used only during the caller's synchronous call, while
+            // the caller keeps it open (see `Transfer::open_borrowed`).
+            Descriptor::Borrowed(raw) => unsafe { BorrowedFd::borrow_raw(*raw) },
+        }
+    }
+
+    pub fn raw(&self) -> RawFd {
+        match self {
+            Descriptor::Owned(fd) => fd.as_raw_fd(),
+            Descriptor::Borrowed(raw) => *raw,
+        }
+    }
+
+    /// Takes our own dup of a borrowed number.
+    pub fn into_owned(self) -> Result<Self, Failure> {
+        match self {
+            Descriptor::Borrowed(raw) => Ok(Descriptor::Owned(dup_cloexec(raw)?)),
+            owned => Ok(owned),
+        }
+    }
+}
+
 /// Opens a file for reading only; `O_NOCTTY` so a terminal path never becomes our controlling tty.
 pub fn open_read_only(path: &Path) -> Result<OwnedFd, Failure> {
     nix::fcntl::open(
@@ -42,6 +77,12 @@ pub struct NonBlocking {
 }
 
 impl NonBlocking {
+    /// Points the restore at another descriptor of the same open file description (our dup,
+    /// once a borrowed descriptor is replaced by one).
+    pub fn retarget(&mut self, fd: RawFd) {
+        self.fd = fd;
+    }
+
     pub fn set(fd: BorrowedFd<'_>) -> Result<Self, Failure> {
         let raw_flags = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| Failure::os(e, "fcntl"))?;
         let flags = OFlag::from_bits_truncate(raw_flags);

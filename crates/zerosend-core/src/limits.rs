@@ -10,7 +10,9 @@ pub const STEP_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The first step runs on the caller's thread (the JS thread, for Node) to save a thread hop for
 /// small files; it is kept short because a cold page cache makes the kernel read from disk here.
-pub const FIRST_STEP_BYTES: u64 = 2 * 1024 * 1024;
+/// 256 KiB holds the JS thread ≤ 0.13 ms warm, 0.6 ms cold (2 MiB: 0.57 ms, 3.6 ms), for 8% more
+/// CPU on a 1 MiB transfer, which now takes one thread hop.
+pub const FIRST_STEP_BYTES: u64 = 256 * 1024;
 
 /// How many bytes one call may ask for: what is left, what is left of this step, and the kernel's
 /// per-call ceiling, whichever is smallest.

@@ -1,32 +1,48 @@
 //! The source: our own descriptor of a regular file, its size, and the byte range to send.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sys::stat::{fstat, SFlag};
 
 use crate::error::Failure;
-use crate::fd::{dup_cloexec, open_read_only};
+use crate::fd::{dup_cloexec, open_read_only, Descriptor};
 
 pub struct Source {
-    fd: OwnedFd,
+    fd: Descriptor,
     size: u64,
 }
 
 impl Source {
     pub fn open(path: &Path) -> Result<Self, Failure> {
-        Self::from_owned(open_read_only(path)?)
+        Self::from_descriptor(Descriptor::Owned(open_read_only(path)?))
     }
 
     /// Works on a `dup()` and reads only at explicit offsets, so the caller's descriptor stays
     /// open and its file position untouched.
     pub fn from_raw(raw: RawFd) -> Result<Self, Failure> {
-        Self::from_owned(dup_cloexec(raw)?)
+        Self::from_descriptor(Descriptor::Owned(dup_cloexec(raw)?))
     }
 
-    fn from_owned(fd: OwnedFd) -> Result<Self, Failure> {
-        let stat = fstat(&fd).map_err(|e| Failure::os(e, "fstat"))?;
+    /// Reads from the caller's own number, for a synchronous first attempt only.
+    pub fn borrow_raw(raw: RawFd) -> Result<Self, Failure> {
+        if raw < 0 {
+            return Err(Failure::os(Errno::EBADF, "fstat"));
+        }
+        Self::from_descriptor(Descriptor::Borrowed(raw))
+    }
+
+    /// Replaces a borrowed number by our own dup.
+    pub fn own(&mut self) -> Result<(), Failure> {
+        if let Descriptor::Borrowed(raw) = self.fd {
+            self.fd = Descriptor::Borrowed(raw).into_owned()?;
+        }
+        Ok(())
+    }
+
+    fn from_descriptor(fd: Descriptor) -> Result<Self, Failure> {
+        let stat = fstat(fd.fd()).map_err(|e| Failure::os(e, "fstat"))?;
         let size = match SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits()) {
             SFlag::S_IFREG => stat.st_size as u64,
             // Node reports reading a directory as EISDIR, with the syscall that found out.
@@ -58,12 +74,12 @@ impl Source {
 
     /// The size now, which may differ from [`Source::size`] if the file changed meanwhile.
     pub fn current_size(&self) -> Result<u64, Failure> {
-        let stat = fstat(&self.fd).map_err(|e| Failure::os(e, "fstat"))?;
+        let stat = fstat(self.fd.fd()).map_err(|e| Failure::os(e, "fstat"))?;
         Ok(stat.st_size as u64)
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.fd.fd()
     }
 }
 

@@ -73,8 +73,42 @@ impl Transfer {
             SourceSpec::Path(path) => Source::open(path)?,
             SourceSpec::Fd(fd) => Source::from_raw(*fd)?,
         };
+        Self::with(request, src, Dest::from_raw)
+    }
+
+    /// Like [`Transfer::open`], but reads from and writes to the caller's own descriptor numbers
+    /// instead of dups, for a first [`Transfer::step`] made synchronously on the caller's thread.
+    /// `nonblocking_socket`: the destination is known to be a non-blocking socket.
+    ///
+    /// # Safety
+    /// The caller's descriptors must stay open until [`Transfer::own_descriptors`] has run or the
+    /// transfer is dropped, and the transfer must not leave the caller's synchronous call before
+    /// `own_descriptors` (a parked transfer outlives the call: the caller may then close them).
+    pub unsafe fn open_borrowed(
+        request: Request,
+        nonblocking_socket: bool,
+    ) -> Result<Self, Failure> {
+        let src = match &request.source {
+            SourceSpec::Path(path) => Source::open(path)?,
+            SourceSpec::Fd(fd) => Source::borrow_raw(*fd)?,
+        };
+        Self::with(request, src, |fd| Dest::borrow_raw(fd, nonblocking_socket))
+    }
+
+    /// Replaces borrowed descriptor numbers by the transfer's own dups, so that it can go on
+    /// after the caller's call returns, whatever the caller does with its numbers.
+    pub fn own_descriptors(&mut self) -> Result<(), Failure> {
+        self.src.own()?;
+        self.dst.own()
+    }
+
+    fn with(
+        request: Request,
+        src: Source,
+        dest: impl FnOnce(RawFd) -> Result<Dest, Failure>,
+    ) -> Result<Self, Failure> {
         let length = resolve_range(src.size(), request.offset, request.length)?;
-        let dst = Dest::from_raw(request.dest_fd)?;
+        let dst = dest(request.dest_fd)?;
         let method = match request.method {
             Some(method) if !method.is_available() => {
                 return Err(Failure::Unsupported {

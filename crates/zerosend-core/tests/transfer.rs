@@ -274,3 +274,71 @@ fn a_peer_that_goes_away_is_epipe() {
         assert!(code == "EPIPE" || code == "ECONNRESET", "{method}: {code}");
     }
 }
+
+#[test]
+fn a_borrowed_first_step_then_owned_descriptors_survive_the_caller_closing_its_own() {
+    let data = pattern(8 << 20);
+    let path = temp_file("borrowed", &data);
+    let rt = runtime();
+    for (method, known_nonblocking) in Method::ALL
+        .into_iter()
+        .flat_map(|m| [(m, true), (m, false)])
+    {
+        let file = File::open(&path).unwrap();
+        let (ours, peer) = UnixStream::pair().unwrap();
+        // What the caller vouches for must be true: a Node socket is always non-blocking. The
+        // other case exercises setting O_NONBLOCK on a borrowed descriptor and restoring it
+        // through the dup.
+        ours.set_nonblocking(known_nonblocking).unwrap();
+        let req = Request {
+            source: SourceSpec::Fd(file.as_raw_fd()),
+            ..request(&path, &ours, Some(method))
+        };
+        // SAFETY: `file` and `ours` stay open until own_descriptors() below.
+        let mut transfer = unsafe { Transfer::open_borrowed(req, known_nonblocking) }.unwrap();
+        assert_eq!(
+            transfer.step(u64::MAX),
+            Ok(Progress::WouldBlock),
+            "{method}"
+        );
+        transfer.own_descriptors().unwrap();
+        // The caller closes its numbers and opens others that may reuse them.
+        drop(file);
+        drop(ours);
+        let decoy = File::open(&path).unwrap();
+        let read = reader(peer);
+        let outcome = rt.block_on(drive(transfer, CancellationToken::new(), |_| {}));
+        assert_eq!(outcome.result, Ok(()), "{method}");
+        assert_eq!(Sha256::digest(read.join().unwrap()), Sha256::digest(&data));
+        drop(decoy);
+    }
+}
+
+#[test]
+fn auto_picks_by_peer_and_length() {
+    let small = temp_file("auto-small", &pattern(100_000));
+    let mid = temp_file("auto-mid", &pattern(512 * 1024));
+    let large = temp_file("auto-large", &pattern(2 << 20));
+    let chosen = |path: &PathBuf, fd: i32| {
+        let req = Request {
+            source: SourceSpec::Path(path.clone()),
+            dest_fd: fd,
+            offset: 0,
+            length: None,
+            method: None,
+            prefix: Vec::new(),
+        };
+        Transfer::open(req).unwrap().method()
+    };
+    let (unix, _unix_peer) = UnixStream::pair().unwrap();
+    assert_eq!(chosen(&small, unix.as_raw_fd()), Method::Sendfile);
+    assert_eq!(chosen(&mid, unix.as_raw_fd()), Method::Sendfile);
+    assert_eq!(chosen(&large, unix.as_raw_fd()), Method::Mmap);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    assert_eq!(chosen(&small, tcp.as_raw_fd()), Method::Sendfile);
+    assert_eq!(chosen(&mid, tcp.as_raw_fd()), Method::Mmap, "a loopback peer");
+    let out = temp_file("auto-out", b"");
+    let file = OpenOptions::new().write(true).open(&out).unwrap();
+    assert_eq!(chosen(&large, file.as_raw_fd()), Method::Sendfile, "not a socket");
+}

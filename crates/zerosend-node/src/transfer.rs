@@ -28,11 +28,13 @@ pub struct TransferRequest {
     pub method: String,
     /// Bytes sent before the file, in the same packets as its first bytes where the OS allows.
     pub prefix: Option<Uint8Array>,
+    /// The destination is a Node socket (always non-blocking): skips checking what it is.
+    pub dest_is_socket: Option<bool>,
 }
 
 enum Stage {
-    /// Nothing opened yet.
-    Ready(Request),
+    /// Nothing opened yet; the flag is `dest_is_socket`.
+    Ready(Request, bool),
     /// Opened, partly sent on the caller's thread, waiting to be driven by the runtime.
     Started(Transfer),
     /// Handed to the runtime, or finished.
@@ -54,7 +56,10 @@ impl NativeTransfer {
     #[napi(constructor)]
     pub fn new(request: TransferRequest) -> Result<Self> {
         Ok(NativeTransfer {
-            stage: Stage::Ready(to_core_request(request)?),
+            stage: Stage::Ready(
+                to_core_request(&request)?,
+                request.dest_is_socket.unwrap_or(false),
+            ),
             total: 0,
             cancel: CancellationToken::new(),
         })
@@ -70,38 +75,41 @@ impl NativeTransfer {
     /// (done or failed), or `null` if the rest must be driven by `run()`.
     #[napi]
     pub fn run_sync(&mut self) -> Result<Option<NativeOutcome>> {
-        let Stage::Ready(request) = std::mem::replace(&mut self.stage, Stage::Gone) else {
+        let Stage::Ready(request, dest_is_socket) = std::mem::replace(&mut self.stage, Stage::Gone)
+        else {
             return Err(Error::new(Status::InvalidArg, "runSync() runs once"));
         };
-        Ok(self.first_attempt(request))
+        Ok(self.first_attempt(request, dest_is_socket))
     }
 
-    fn first_attempt(&mut self, request: Request) -> Option<NativeOutcome> {
+    fn first_attempt(&mut self, request: Request, dest_is_socket: bool) -> Option<NativeOutcome> {
         let method = request.method.unwrap_or(Method::Sendfile);
         if self.cancel.is_cancelled() {
             return Some(NativeOutcome::failed(method, Failure::Cancelled));
         }
-        let mut transfer = match Transfer::open(request) {
+        // SAFETY: the caller's descriptors stay open for this synchronous call (JS cannot run
+        // meanwhile), and the transfer owns dups before it outlives the call (below).
+        let mut transfer = match unsafe { Transfer::open_borrowed(request, dest_is_socket) } {
             Ok(transfer) => transfer,
             Err(failure) => return Some(NativeOutcome::failed(method, failure)),
         };
         self.total = transfer.total();
-        match transfer.step(FIRST_STEP_BYTES) {
-            Ok(Progress::Done) => Some(NativeOutcome::new(
-                transfer.bytes(),
-                transfer.method(),
-                Ok(()),
-            )),
-            Ok(Progress::WouldBlock | Progress::Yield) => {
-                self.stage = Stage::Started(transfer);
-                None
-            }
-            Err(failure) => Some(NativeOutcome::new(
-                transfer.bytes(),
-                transfer.method(),
-                Err(failure),
-            )),
-        }
+        let result = match transfer.step(FIRST_STEP_BYTES) {
+            Ok(Progress::Done) => Ok(()),
+            Ok(Progress::WouldBlock | Progress::Yield) => match transfer.own_descriptors() {
+                Ok(()) => {
+                    self.stage = Stage::Started(transfer);
+                    return None;
+                }
+                Err(failure) => Err(failure),
+            },
+            Err(failure) => Err(failure),
+        };
+        Some(NativeOutcome::new(
+            transfer.bytes(),
+            transfer.method(),
+            result,
+        ))
     }
 
     /// Drives the rest of a transfer `runSync()` started, parked on epoll while the destination
@@ -156,8 +164,8 @@ impl Drop for NativeTransfer {
     }
 }
 
-fn to_core_request(request: TransferRequest) -> Result<Request> {
-    let source = match (request.path, request.fd) {
+fn to_core_request(request: &TransferRequest) -> Result<Request> {
+    let source = match (&request.path, request.fd) {
         (Some(path), None) => SourceSpec::Path(PathBuf::from(path)),
         (None, Some(fd)) => SourceSpec::Fd(fd),
         _ => {
@@ -180,7 +188,11 @@ fn to_core_request(request: TransferRequest) -> Result<Request> {
         offset: to_u64(request.offset, "offset")?,
         length: request.length.map(|l| to_u64(l, "length")).transpose()?,
         method,
-        prefix: request.prefix.map(|p| p.to_vec()).unwrap_or_default(),
+        prefix: request
+            .prefix
+            .as_ref()
+            .map(|p| p.to_vec())
+            .unwrap_or_default(),
     })
 }
 

@@ -5,8 +5,8 @@ use std::os::fd::BorrowedFd;
 use super::{CallResult, During, Sent, Span};
 use crate::dest::Dest;
 
-/// The buffer a copy reads into; 64 KiB matched the best read/write loops we measured.
-pub const BUFFER_BYTES: usize = 64 * 1024;
+/// The buffer a copy reads into: 256 KiB cost 0.36 sender CPU-s/GiB against 0.41 for 64 KiB.
+pub const BUFFER_BYTES: usize = 256 * 1024;
 
 #[derive(Default)]
 pub struct CopyEngine {

@@ -16,9 +16,9 @@ use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 use super::{CallError, CallResult, During, Sent, Span};
 use crate::dest::Dest;
 
-/// How much of the file one mapping covers. Mapping costs a system call and a page-table setup,
-/// so a window is reused for many writes; a window also keeps address space bounded for huge files.
-const WINDOW_BYTES: u64 = 16 * 1024 * 1024;
+/// How much of the file one mapping covers: reused for many writes, and bounded so that a huge
+/// file never takes huge address space. 2 MiB measured as cheap as 16 MiB per byte.
+const WINDOW_BYTES: u64 = 2 * 1024 * 1024;
 /// One write() asks for at most this much.
 pub const PER_CALL_BYTES: u64 = crate::limits::STEP_BYTES;
 
@@ -106,13 +106,8 @@ fn map_window(src: BorrowedFd<'_>, offset: u64, remaining: u64) -> nix::Result<W
     })
 }
 
-/// MAP_POPULATE faults the window in with one call instead of one fault per page during write().
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn map_flags() -> MapFlags {
-    MapFlags::MAP_SHARED | MapFlags::MAP_POPULATE
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// No MAP_POPULATE: it saved no CPU in the benchmark, and on a file not in the page cache it
+/// made mmap() itself read the whole window from disk (18–22 ms on the JS thread for 16 MiB).
 fn map_flags() -> MapFlags {
     MapFlags::MAP_SHARED
 }
