@@ -110,6 +110,20 @@ export function parseOptions(options: unknown): Settings {
       `The property 'options.method' must be one of: ${METHODS.map((m) => `'${m}'`).join(', ')}. ${describe(method)}`,
     );
   }
+  return {
+    offset: parseByteCount('options.offset', o.offset) ?? 0,
+    length: parseByteCount('options.length', o.length),
+    method: method as Method,
+    ...parseSharedOptions(o),
+  };
+}
+
+/** The options every kind of transfer takes: `prefix`, `onProgress`, `signal`. */
+export function parseSharedOptions<P>(o: Record<string, unknown>): {
+  prefix: Uint8Array | undefined;
+  onProgress: ((progress: P) => void) | undefined;
+  signal: AbortSignal | undefined;
+} {
   if (o.prefix !== undefined && !(o.prefix instanceof Uint8Array)) {
     throw invalidArgType('options.prefix', 'an instance of Buffer or Uint8Array', o.prefix);
   }
@@ -120,11 +134,8 @@ export function parseOptions(options: unknown): Settings {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
   }
   return {
-    offset: parseByteCount('options.offset', o.offset) ?? 0,
-    length: parseByteCount('options.length', o.length),
-    method: method as Method,
     prefix: o.prefix as Uint8Array | undefined,
-    onProgress: o.onProgress as Settings['onProgress'],
+    onProgress: o.onProgress as ((progress: P) => void) | undefined,
     signal: o.signal as AbortSignal | undefined,
   };
 }

@@ -12,7 +12,7 @@ import { capabilities } from './capabilities';
 import { descriptorOf, parseDestination, unsupported, type Target } from './destination';
 import { AbortError, codes, describe, invalidArgType, socketClosed, ZerosendError } from './errors';
 import { native } from './native';
-import type { Destination, TransferResult } from './options';
+import { parseSharedOptions, type Destination, type TransferResult } from './options';
 import { nativeFailure, streamFailure, type CancelledBy } from './relay-failure';
 import { claim } from './socket-gate';
 import { TakenReading } from './socket-reading';
@@ -271,30 +271,12 @@ function parseSocketOptions(options: unknown): SocketSettings {
     );
   }
   if (o.end !== undefined && typeof o.end !== 'boolean') throw invalidArgType('options.end', 'of type boolean', o.end);
-  if (o.prefix !== undefined && !(o.prefix instanceof Uint8Array)) {
-    throw invalidArgType('options.prefix', 'an instance of Buffer or Uint8Array', o.prefix);
-  }
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
-    throw invalidArgType('options.onProgress', 'of type function', o.onProgress);
-  }
-  if (o.signal !== undefined && !isAbortSignal(o.signal)) {
-    throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
-  }
-  const prefix = o.prefix as Uint8Array | undefined;
+  const { prefix, onProgress, signal } = parseSharedOptions<SocketTransferProgress>(o);
   return {
     end: (o.end as boolean | undefined) ?? true,
     prefix: prefix ? Buffer.from(prefix.buffer, prefix.byteOffset, prefix.byteLength) : EMPTY,
     method,
-    onProgress: o.onProgress as SocketSettings['onProgress'],
-    signal: o.signal as AbortSignal | undefined,
+    onProgress,
+    signal,
   };
-}
-
-function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function'
-  );
 }
