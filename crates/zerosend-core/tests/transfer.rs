@@ -316,6 +316,7 @@ fn a_borrowed_first_step_then_owned_descriptors_survive_the_caller_closing_its_o
 
 #[test]
 fn auto_picks_by_peer_and_length() {
+    let tiny = temp_file("auto-tiny", &pattern(60_000));
     let small = temp_file("auto-small", &pattern(100_000));
     let mid = temp_file("auto-mid", &pattern(512 * 1024));
     let large = temp_file("auto-large", &pattern(2 << 20));
@@ -336,9 +337,22 @@ fn auto_picks_by_peer_and_length() {
     assert_eq!(chosen(&large, unix.as_raw_fd()), Method::Mmap);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    assert_eq!(chosen(&small, tcp.as_raw_fd()), Method::Sendfile);
-    assert_eq!(chosen(&mid, tcp.as_raw_fd()), Method::Mmap, "a loopback peer");
+    assert_eq!(chosen(&tiny, tcp.as_raw_fd()), Method::Sendfile);
+    assert_eq!(
+        chosen(&small, tcp.as_raw_fd()),
+        Method::Copy,
+        "a loopback peer"
+    );
+    assert_eq!(
+        chosen(&mid, tcp.as_raw_fd()),
+        Method::Mmap,
+        "a loopback peer"
+    );
     let out = temp_file("auto-out", b"");
     let file = OpenOptions::new().write(true).open(&out).unwrap();
-    assert_eq!(chosen(&large, file.as_raw_fd()), Method::Sendfile, "not a socket");
+    assert_eq!(
+        chosen(&large, file.as_raw_fd()),
+        Method::Sendfile,
+        "not a socket"
+    );
 }
