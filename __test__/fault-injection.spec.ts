@@ -207,12 +207,13 @@ function errnoCases(method: Engine, seed: number): ErrnoCase[] {
       expect: { kind: 'reject-after', code: errno },
     });
     if (method === 'sendfile') {
-      // `auto` picks sendfile below 256 KiB (above it, mmap for a peer on this machine); its
-      // first call failing must fall back (or fail) the same way with and without a prefix sent.
+      // `auto` picks sendfile below 64 KiB (above it, a copy or mmap for a peer on this
+      // machine); its first call failing must fall back (or fail) the same way with and without
+      // a prefix sent.
       for (const prefix of [undefined, 700]) {
         cases.push({
           ...base,
-          size: 200 * KiB,
+          size: 48 * KiB,
           name: `${errno} at the first sendfile, method auto${prefix ? ', with a prefix' : ''}`,
           method: 'auto',
           prefix,
@@ -275,7 +276,8 @@ injectTest('auto: an unsupported errno after the fallback to copy is reported as
   const cases: TransferCase[] = [
     {
       name: 'EINVAL from sendfile, then from the copy',
-      size: 64 * KiB,
+      // Below 64 KiB, where `auto` picks sendfile for a loopback peer.
+      size: 48 * KiB,
       method: 'auto',
       reader: 'fast',
       seed: 1,
