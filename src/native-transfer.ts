@@ -1,9 +1,11 @@
 /** A transfer on the native side: sendfile, splice, mmap or copy on our own dups. */
 import type { Socket } from 'node:net';
 
+import { Cancellation, type CancelReason } from './cancellation';
 import { descriptorOf, type Target } from './destination';
 import { AbortError, socketClosed, ZerosendError } from './errors';
 import { native, type NativeOutcome } from './native';
+import { closedBecause } from './relay-failure';
 import { claim } from './socket-gate';
 import type { Settings, SourceSpec, TransferResult } from './options';
 import { ProgressReporter } from './progress';
@@ -43,36 +45,24 @@ async function runClaimed(
     prefix: settings.prefix,
     destIsSocket: socket !== undefined,
   });
-  let cancelledBy: 'abort' | 'close' | 'progress' | undefined;
-  const cancel = (why: typeof cancelledBy) => () => {
-    cancelledBy ??= why;
-    job.cancel();
-  };
-  const onAbort = cancel('abort');
-  const onClose = cancel('close');
-  const progress = new ProgressReporter(settings.onProgress, socket, cancel('progress'));
-  signal?.addEventListener('abort', onAbort, { once: true });
-  socket?.once('close', onClose);
+  const cancellation = new Cancellation(job, signal, [socket]);
+  const progress = new ProgressReporter(settings.onProgress, socket, () => cancellation.cancel('progress'));
   try {
     let outcome = job.runSync();
     progress.total = job.total;
     if (outcome === null) {
       outcome = await job.run(progress.wanted ? (bytes) => progress.report(bytes) : undefined);
     }
-    return settle(outcome, progress, cancelledBy, signal, socket);
+    return settle(outcome, progress, cancellation.reason, signal, socket);
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    socket?.off('close', onClose);
-    // A no-op on a finished transfer, but it also keeps `job` reachable until here: its native
-    // side cancels the transfer when garbage-collected.
-    job.cancel();
+    cancellation.detach();
   }
 }
 
 function settle(
   outcome: NativeOutcome,
   progress: ProgressReporter,
-  cancelledBy: 'abort' | 'close' | 'progress' | undefined,
+  cancelledBy: CancelReason | undefined,
   signal: AbortSignal | undefined,
   socket: Socket | undefined,
 ): TransferResult {
@@ -84,7 +74,7 @@ function settle(
   progress.stop();
   if (outcome.code === 'ABORT_ERR') {
     if (cancelledBy === 'progress') throw progress.error;
-    if (cancelledBy === 'close' || socket?.destroyed) throw closedBecause(socket, bytes);
+    if (cancelledBy === 'close' || socket?.destroyed) throw closedBecause([socket], bytes);
     throw new AbortError(bytes, signal?.reason);
   }
   throw new ZerosendError(outcome.code, outcome.message ?? outcome.code, {
@@ -92,14 +82,4 @@ function settle(
     errno: outcome.errno === undefined ? undefined : -outcome.errno,
     syscall: outcome.syscall,
   });
-}
-
-/**
- * The socket closed under the transfer. If Node closed it because of an error of its own (a
- * reset the reading side saw first), that error is the better answer than "closed".
- */
-function closedBecause(socket: Socket | undefined, bytes: number): Error {
-  const cause = socket?.errored as (Error & { code?: string; errno?: number; syscall?: string }) | null | undefined;
-  if (!cause?.code) return socketClosed(bytes);
-  return new ZerosendError(cause.code, cause.message, { bytes, errno: cause.errno, syscall: cause.syscall, cause });
 }

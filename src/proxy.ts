@@ -10,7 +10,8 @@ import type { TLSSocket } from 'node:tls';
 import { descriptorOf } from './destination';
 import { AbortError, codes, invalidArgType, socketClosed, ZerosendError } from './errors';
 import { native } from './native';
-import { nativeFailure, streamFailure, type CancelledBy } from './relay-failure';
+import { Cancellation } from './cancellation';
+import { nativeFailure, streamFailure } from './relay-failure';
 import { claim, type Claim } from './socket-gate';
 import { TakenReading } from './socket-reading';
 import { hasReadHandle, spliceBlocker, whenConnected } from './socket-transfer';
@@ -106,34 +107,20 @@ async function proxyNatively(a: Socket, b: Socket, signal: AbortSignal | undefin
     aToBPrefix: readingA.buffered.length > 0 ? readingA.buffered : undefined,
     bToAPrefix: readingB.buffered.length > 0 ? readingB.buffered : undefined,
   });
-  let cancelledBy: CancelledBy;
-  const cancel = (why: CancelledBy) => (): void => {
-    cancelledBy ??= why;
-    job.cancel();
-  };
-  const onAbort = cancel('abort');
-  const onClose = cancel('close');
-  signal?.addEventListener('abort', onAbort, { once: true });
-  a.once('close', onClose);
-  b.once('close', onClose);
+  const cancellation = new Cancellation(job, signal, [a, b]);
   let ended;
   try {
     ended = await job.run();
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    a.off('close', onClose);
-    b.off('close', onClose);
+    cancellation.detach();
     for (const release of releases) release();
-    // A no-op once the proxy has ended; it also keeps `job` reachable until then (its native
-    // side cancels the proxy when garbage-collected).
-    job.cancel();
   }
   // Both sides have ended both ways (or the proxy failed): nothing more can pass.
   a.destroy();
   b.destroy();
   const { aToB, bToA, outcome } = ended;
   if (outcome.code !== undefined) {
-    throw withCounts(nativeFailure(outcome, aToB + bToA, cancelledBy, signal, [a, b]), aToB, bToA);
+    throw withCounts(nativeFailure(outcome, aToB + bToA, cancellation.reason, signal, [a, b]), aToB, bToA);
   }
   return { aToB, bToA };
 }

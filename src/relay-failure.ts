@@ -6,15 +6,14 @@ import type { Socket } from 'node:net';
 
 import { AbortError, socketClosed, ZerosendError } from './errors';
 import type { NativeOutcome } from '../native/binding';
+import type { CancelReason } from './cancellation';
 
-/** Why a relay was cancelled from the JS side, if it was. */
-export type CancelledBy = 'abort' | 'close' | undefined;
 
 /** The error for a failed native outcome; `bytes` is what reached the destination(s). */
 export function nativeFailure(
   outcome: NativeOutcome,
   bytes: number,
-  cancelledBy: CancelledBy,
+  cancelledBy: CancelReason | undefined,
   signal: AbortSignal | undefined,
   sockets: (Socket | undefined)[],
 ): Error {
@@ -31,10 +30,10 @@ export function nativeFailure(
 }
 
 /**
- * A socket closed under the relay. If it was destroyed with an error (`socket.destroy(err)`),
- * that error is the better answer than "closed".
+ * A socket closed under a transfer or relay. If it was destroyed with an error (a reset Node's
+ * reading side saw first, `socket.destroy(err)`), that error is the better answer than "closed".
  */
-function closedBecause(sockets: (Socket | undefined)[], bytes: number): Error {
+export function closedBecause(sockets: (Socket | undefined)[], bytes: number): Error {
   for (const socket of sockets) {
     const cause = socket?.errored as NodeJS.ErrnoException | null | undefined;
     if (typeof cause?.code === 'string') return streamFailure(cause, bytes);

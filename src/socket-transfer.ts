@@ -13,7 +13,8 @@ import { descriptorOf, parseDestination, unsupported, type Target } from './dest
 import { AbortError, codes, describe, invalidArgType, socketClosed, ZerosendError } from './errors';
 import { native } from './native';
 import { parseSharedOptions, type Destination, type TransferResult } from './options';
-import { nativeFailure, streamFailure, type CancelledBy } from './relay-failure';
+import { Cancellation } from './cancellation';
+import { nativeFailure, streamFailure } from './relay-failure';
 import { claim } from './socket-gate';
 import { TakenReading } from './socket-reading';
 import { endAndFinish, StreamRelay } from './stream-relay';
@@ -120,34 +121,20 @@ async function relayNatively(src: Socket, target: SpliceTarget, settings: Socket
     prefix: joined(settings.prefix, reading.buffered),
     end: settings.end,
   });
-  let cancelledBy: CancelledBy;
-  const cancel = (why: CancelledBy) => (): void => {
-    cancelledBy ??= why;
-    job.cancel();
-  };
-  const onAbort = cancel('abort');
-  const onClose = cancel('close');
-  signal?.addEventListener('abort', onAbort, { once: true });
-  src.once('close', onClose);
-  dst?.once('close', onClose);
+  const cancellation = new Cancellation(job, signal, [src, dst]);
   const progress = new RelayProgress(settings.onProgress, [src, dst]);
   let outcome;
   try {
     outcome = await job.run(progress.wanted ? (bytes) => progress.report(bytes) : undefined);
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    src.off('close', onClose);
-    dst?.off('close', onClose);
+    cancellation.detach();
     release();
-    // A no-op once the relay has ended; it also keeps `job` reachable until then (its native
-    // side cancels the relay when garbage-collected).
-    job.cancel();
   }
   if (outcome.code !== undefined) {
     // Bytes may be lost in the relay's pipe: neither socket can be used on as if nothing happened.
     src.destroy();
     dst?.destroy();
-    throw nativeFailure(outcome, outcome.bytes, cancelledBy, signal, [src, dst]);
+    throw nativeFailure(outcome, outcome.bytes, cancellation.reason, signal, [src, dst]);
   }
   progress.report(outcome.bytes);
   // Node's view of both sockets catches up with what the kernel did: src reads its end, and dst
