@@ -3,7 +3,9 @@
  * Used by the test (to create the file and the first plan) and by the child fixtures (to change
  * the plan between transfers). The layout is described at the top of shim.c.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+
+import { tempDir } from '../helpers/net';
 
 /** The wrapped symbols, in shim.c's `enum sym` order. */
 export const SYMBOLS = [
@@ -155,4 +157,30 @@ export function statsDelta(before: Stats, after: Stats): Stats {
 /** One counter summed over symbols. */
 export function total(stats: Stats, kind: Kind, symbols: readonly SymbolName[] = SYMBOLS): number {
   return symbols.reduce((n, symbol) => n + (stats[symbol]?.[kind] ?? 0), 0);
+}
+
+/**
+ * The entry point of a fixture that runs cases one by one: reads the cases from the file named on
+ * the command line, runs each with the control file the harness set up and a scratch directory,
+ * and prints the results as one JSON line (exit 0), or the failure (exit 2).
+ */
+export function runFixture<C, R>(
+  scratchPrefix: string,
+  runCase: (testCase: C, control: Control, dir: string) => Promise<R>,
+): void {
+  const main = async (): Promise<void> => {
+    const cases = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as C[];
+    const controlPath = process.env.ZEROSEND_FAULT_CONTROL;
+    if (!controlPath) throw new Error('ZEROSEND_FAULT_CONTROL is not set');
+    const control = new Control(controlPath);
+    const dir = tempDir(scratchPrefix);
+    const results: R[] = [];
+    for (const c of cases) results.push(await runCase(c, control, dir));
+    process.stdout.write(`${JSON.stringify(results)}\n`);
+    process.exit(0);
+  };
+  main().catch((error: unknown) => {
+    process.stderr.write(`fixture failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(2);
+  });
 }

@@ -6,13 +6,11 @@
  * check every byte they receive against the payload as it arrives. Prints one JSON line.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 
 import { proxy, transfer } from '../../src';
-import { tempDir } from '../helpers/net';
-import { Control, NO_FAULTS, statsDelta, type Plan, type Stats } from './control';
+import { Control, NO_FAULTS, runFixture, statsDelta, type Plan, type Stats } from './control';
 
 export interface ProxyCase {
   name: string;
@@ -260,19 +258,4 @@ async function runCase(c: ProxyCase, control: Control, dir: string): Promise<Pro
   };
 }
 
-async function main(): Promise<void> {
-  const cases = JSON.parse(readFileSync(process.argv[2], 'utf8')) as ProxyCase[];
-  const controlPath = process.env.ZEROSEND_FAULT_CONTROL;
-  if (!controlPath) throw new Error('ZEROSEND_FAULT_CONTROL is not set');
-  const control = new Control(controlPath);
-  const dir = tempDir('zs-fault-proxy-');
-  const results: ProxyCaseResult[] = [];
-  for (const c of cases) results.push(await runCase(c, control, dir));
-  process.stdout.write(`${JSON.stringify(results)}\n`);
-  process.exit(0);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`fixture failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(2);
-});
+runFixture<ProxyCase, ProxyCaseResult>('zs-fault-proxy-', runCase);

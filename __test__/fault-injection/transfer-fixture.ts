@@ -6,13 +6,13 @@
  * what the shim injected meanwhile.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 
 import { transfer, type Method } from '../../src';
-import { socketPair, tempDir } from '../helpers/net';
-import { Control, NO_FAULTS, statsDelta, type Plan, type Stats } from './control';
+import { socketPair } from '../helpers/net';
+import { Control, NO_FAULTS, runFixture, statsDelta, type Plan, type Stats } from './control';
 
 export interface TransferCase {
   name: string;
@@ -182,19 +182,4 @@ async function runCase(c: TransferCase, control: Control, dir: string): Promise<
   };
 }
 
-async function main(): Promise<void> {
-  const cases = JSON.parse(readFileSync(process.argv[2], 'utf8')) as TransferCase[];
-  const controlPath = process.env.ZEROSEND_FAULT_CONTROL;
-  if (!controlPath) throw new Error('ZEROSEND_FAULT_CONTROL is not set');
-  const control = new Control(controlPath);
-  const dir = tempDir('zs-fault-');
-  const results: TransferCaseResult[] = [];
-  for (const c of cases) results.push(await runCase(c, control, dir));
-  process.stdout.write(`${JSON.stringify(results)}\n`);
-  process.exit(0);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`fixture failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(2);
-});
+runFixture<TransferCase, TransferCaseResult>('zs-fault-', runCase);
