@@ -147,6 +147,34 @@ test('byte order: writes before the call go first, writes during it go after', a
   pair.close();
 });
 
+test('byte order on an idle socket: transfers that finish at once or park, not awaited, with writes between', async (t) => {
+  // Nothing is queued before the first call, so each transfer starts sending within the call;
+  // the 64 MiB one must park, and from then on writes and later transfers wait their turn.
+  const small = files.get(4096)!;
+  const big = files.get(64 * MiB)!;
+  const tiny = files.get(1)!;
+  const pair = await socketPair();
+  const received = collect(pair.server);
+  t.is(pair.client.writableLength, 0);
+  const sending = [transfer(small.path, pair.client)];
+  pair.client.write('one');
+  sending.push(transfer(big.path, pair.client));
+  pair.client.write('two');
+  sending.push(transfer(tiny.path, pair.client, { prefix: Buffer.from('three') }));
+  pair.client.end('four');
+  const results = await Promise.all(sending);
+  t.deepEqual(
+    results.map((r) => r.bytes),
+    [4096, 64 * MiB, 6],
+  );
+  const expected = Buffer.concat([small.data, Buffer.from('one'), big.data, Buffer.from('twothree'), tiny.data, Buffer.from('four')]);
+  const got = await received;
+  let at = 0;
+  while (at < got.length && got[at] === expected[at]) at++;
+  t.is(at, expected.length, `got ${got.length} bytes, first difference at ${at}: ${JSON.stringify(got.subarray(at, at + 12).toString('latin1'))}`);
+  pair.close();
+});
+
 test('sequential transfers on one kept-alive socket stay in order', async (t) => {
   const pair = await socketPair();
   const received = collect(pair.server);

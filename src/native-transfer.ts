@@ -4,55 +4,87 @@ import type { Socket } from 'node:net';
 import { Cancellation, type CancelReason } from './cancellation';
 import { descriptorOf, type Target } from './destination';
 import { AbortError, socketClosed, ZerosendError } from './errors';
-import { native, type NativeOutcome } from './native';
+import { native, type NativeOutcome, type NativeTransfer } from './native';
 import { closedBecause } from './relay-failure';
-import { claim } from './socket-gate';
-import type { Settings, SourceSpec, TransferResult } from './options';
+import { claim, claimIdle, isIdle } from './socket-gate';
+import type { Method, Settings, SourceSpec, TransferResult } from './options';
 import { ProgressReporter } from './progress';
 
 type NativeTarget = Exclude<Target, { kind: 'stream' }>;
 
+/**
+ * `startTransfer()` takes and reports methods by number, in this order (the same table as
+ * `METHOD_CODES` in crates/zerosend-node/src/transfer.rs); a finished transfer comes back as the
+ * number `bytes * METHOD_CODE_SPAN + code`.
+ */
+const METHOD_CODES: readonly Method[] = ['auto', 'sendfile', 'splice', 'mmap', 'copy'];
+const METHOD_CODE_SPAN = 8;
+
+type Started = ReturnType<NonNullable<typeof native>['startTransfer']>;
+
 /** Must be called synchronously by `transfer()`: the call is the line between earlier and later writes. */
 export async function runNative(source: SourceSpec, target: NativeTarget, settings: Settings): Promise<TransferResult> {
-  if (target.kind === 'fd') return runClaimed(source, target.fd, undefined, settings);
-  const claimed = await claim(target.socket, settings.signal);
+  if (target.kind === 'fd') return finish(start(source, target.fd, undefined, settings), undefined, settings);
+  const { socket } = target;
+  if (isIdle(socket)) {
+    // Nothing written before this call is still queued and no transfer holds the socket: the
+    // first attempt goes now, and the socket's writes are held only if the transfer must park.
+    const started = start(source, descriptorOf(socket), socket, settings);
+    if (!isParked(started)) return finish(started, socket, settings);
+    const claimed = claimIdle(socket);
+    try {
+      return await finish(started, socket, settings);
+    } finally {
+      claimed.release();
+    }
+  }
+  const claimed = await claim(socket, settings.signal);
   try {
-    const fd = descriptorOf(target.socket);
+    const fd = descriptorOf(socket);
     if (fd < 0) throw socketClosed(0);
-    return await runClaimed(source, fd, target.socket, settings);
+    return await finish(start(source, fd, socket, settings), socket, settings);
   } finally {
     claimed.release();
   }
 }
 
-async function runClaimed(
-  source: SourceSpec,
-  destFd: number,
-  socket: Socket | undefined,
-  settings: Settings,
-): Promise<TransferResult> {
+/** Opens the source and makes the first attempt, on this thread: a small file is done here. */
+function start(source: SourceSpec, destFd: number, socket: Socket | undefined, settings: Settings): Started {
   if (!native) throw new Error('runNative() needs the native binding');
-  const { signal } = settings;
-  if (signal?.aborted) throw new AbortError(0, signal.reason);
-
-  const job = new native.NativeTransfer({
-    path: source.kind === 'path' ? source.path : undefined,
-    fd: source.kind === 'fd' ? source.fd : undefined,
+  if (settings.signal?.aborted) throw new AbortError(0, settings.signal.reason);
+  return native.startTransfer(
+    source.kind === 'path' ? source.path : null,
+    source.kind === 'fd' ? source.fd : -1,
     destFd,
-    offset: settings.offset,
-    length: settings.length,
-    method: settings.method,
-    prefix: settings.prefix,
-    destIsSocket: socket !== undefined,
-  });
+    settings.offset,
+    settings.length ?? -1,
+    METHOD_CODES.indexOf(settings.method),
+    settings.prefix ?? null,
+    socket !== undefined,
+  );
+}
+
+function isParked(started: Started): started is NativeTransfer {
+  return native !== null && started instanceof native.NativeTransfer;
+}
+
+function finish(started: Started, socket: Socket | undefined, settings: Settings): Promise<TransferResult> | TransferResult {
+  if (isParked(started)) return drive(started, socket, settings);
+  const progress = new ProgressReporter(settings.onProgress, socket, () => {});
+  if (typeof started !== 'number') return settle(started, progress, undefined, undefined, socket);
+  const bytes = Math.floor(started / METHOD_CODE_SPAN);
+  progress.total = bytes;
+  progress.finish(bytes);
+  return { bytes, method: METHOD_CODES[started % METHOD_CODE_SPAN] as TransferResult['method'] };
+}
+
+/** The rest of a transfer whose destination filled up: parked on epoll off the JS thread. */
+async function drive(job: NativeTransfer, socket: Socket | undefined, settings: Settings): Promise<TransferResult> {
+  const { signal } = settings;
   const cancellation = new Cancellation(job, signal, [socket]);
-  const progress = new ProgressReporter(settings.onProgress, socket, () => cancellation.cancel('progress'));
+  const progress = new ProgressReporter(settings.onProgress, socket, () => cancellation.cancel('progress'), job.total);
   try {
-    let outcome = job.runSync();
-    progress.total = job.total;
-    if (outcome === null) {
-      outcome = await job.run(progress.wanted ? (bytes) => progress.report(bytes) : undefined);
-    }
+    const outcome = await job.run(progress.wanted ? (bytes) => progress.report(bytes) : undefined);
     return settle(outcome, progress, cancellation.reason, signal, socket);
   } finally {
     cancellation.detach();

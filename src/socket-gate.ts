@@ -3,9 +3,10 @@
  *
  * Writes queued before `transfer()` was called must reach the peer first; writes made while it
  * runs must come after. `cork()` cannot do both (it holds the earlier writes too, and `end()`
- * uncorks), so while a stream has transfers, its `write()` and `end()` are held: calls are
- * queued and replayed, in order, when the last transfer on it finishes. Transfers on one stream
- * run one after another, in call order.
+ * uncorks), so while a stream has transfers, its `write()` and `end()` are held. Transfers on one
+ * stream run one after another, in call order, and held writes keep their place among them: a
+ * write made between two `transfer()` calls is passed on when the first transfer ends, before the
+ * second starts. What is still held when the last transfer ends (and a held `end()`) follows then.
  */
 import type { Writable } from 'node:stream';
 
@@ -20,6 +21,8 @@ type EndFn = (...args: unknown[]) => Writable;
 
 class Gate {
   private readonly held: HeldWrite[] = [];
+  /** How many of `held` have been passed on to the stream. */
+  private passed = 0;
   private heldEnd: unknown[] | undefined;
   private heldBytes = 0;
   private owedDrain = false;
@@ -52,23 +55,36 @@ class Gate {
     };
   }
 
-  /** Waits for the transfers that entered before; returns the function that lets the next in. */
-  async enter(): Promise<() => void> {
+  /**
+   * Takes the next place in line: `turn` settles when the transfers that entered before have
+   * left and the writes held until now were passed on; `leave` lets the next one in.
+   */
+  enter(): { turn: Promise<void>; leave: () => void } {
     this.users += 1;
-    const previous = this.tail;
-    let leave!: () => void;
+    const heldBefore = this.held.length;
+    const turn = this.tail.then(() => this.passOn(heldBefore));
+    let next!: () => void;
     this.tail = new Promise<void>((resolve) => {
-      leave = resolve;
+      next = resolve;
     });
-    await previous;
-    return () => {
+    const leave = (): void => {
       this.users -= 1;
       if (this.users === 0) this.open();
-      leave();
+      next();
     };
+    return { turn, leave };
   }
 
-  /** The last transfer left: give write()/end() back and replay what was held, in order. */
+  /** Passes the held writes up to `count` on to the stream, in order. */
+  private passOn(count: number): void {
+    for (; this.passed < count; this.passed++) {
+      const { args } = this.held[this.passed]!;
+      this.heldBytes -= byteLength(args[0]);
+      this.write.apply(this.socket, args);
+    }
+  }
+
+  /** The last transfer left: give write()/end() back and pass on what is still held, in order. */
   private open(): void {
     gates.delete(this.socket);
     const target = this.socket as unknown as Record<string, unknown>;
@@ -78,7 +94,7 @@ class Gate {
     else delete target.end;
     if (this.hadOwnWrite) target.write = this.write;
     else delete target.write;
-    for (const { args } of this.held) this.write.apply(this.socket, args);
+    this.passOn(this.held.length);
     if (this.heldEnd) this.end.apply(this.socket, this.heldEnd);
     else if (this.owedDrain && !this.socket.writableNeedDrain) this.socket.emit('drain');
   }
@@ -104,33 +120,55 @@ export interface Claim {
 /**
  * Claims the stream for one transfer. Must be called synchronously from `transfer()`, so that
  * the line between "before" and "during" is the call itself. Resolves once earlier transfers on
- * the stream are done and everything queued before the call reached the kernel.
+ * the stream are done and everything written before the call reached the kernel.
  */
 export async function claim(socket: Writable, signal: AbortSignal | undefined): Promise<Claim> {
-  // Queued before the gate closes, behind every earlier write: when its callback runs, they
-  // have all reached the kernel.
-  const connecting = (socket as { connecting?: boolean }).connecting === true;
-  const flushed = socket.writableLength > 0 || connecting ? barrier(socket) : undefined;
   let gate = gates.get(socket);
   if (!gate) {
     gate = new Gate(socket);
     gates.set(socket, gate);
   }
-  const release = await gate.enter();
+  const { turn, leave: release } = gate.enter();
   try {
-    if (flushed) await whileOpen(socket, signal, flushed);
+    await turn;
+    // Queued behind every earlier write (the stream's own write, past the hold): when its
+    // callback runs, they have all reached the kernel.
+    if (socket.writableLength > 0 || (socket as { connecting?: boolean }).connecting === true) {
+      await whileOpen(socket, signal, barrier(gate.write, socket));
+    }
     if (signal?.aborted) throw new AbortError(0, signal.reason);
     if (socket.destroyed) throw socketClosed(0);
-    const { write } = gate;
-    return { release, write: (chunk, callback) => write.call(socket, chunk, callback) };
+    return claimOf(socket, gate, release);
   } catch (error) {
     release();
     throw error;
   }
 }
 
-function barrier(socket: Writable): Promise<void> {
-  return new Promise<void>((resolve) => socket.write(EMPTY, () => resolve()));
+/**
+ * Whether a transfer could write to the stream right now without passing anything: no transfer
+ * holds it and every byte written before has reached the kernel. A transfer that starts writing
+ * in the same synchronous call, and then `claimIdle()`s the stream if it must go on, keeps
+ * the byte order without waiting for a turn.
+ */
+export function isIdle(socket: Writable): boolean {
+  return socket.writableLength === 0 && (socket as { connecting?: boolean }).connecting !== true && !gates.has(socket);
+}
+
+/** Claims a stream `isIdle()` reported idle in the same synchronous call: at once, no waiting. */
+export function claimIdle(socket: Writable): Claim {
+  const gate = new Gate(socket);
+  gates.set(socket, gate);
+  return claimOf(socket, gate, gate.enter().leave);
+}
+
+function claimOf(socket: Writable, gate: Gate, release: () => void): Claim {
+  const { write } = gate;
+  return { release, write: (chunk, callback) => write.call(socket, chunk, callback) };
+}
+
+function barrier(write: WriteFn, socket: Writable): Promise<void> {
+  return new Promise<void>((resolve) => write.call(socket, EMPTY, () => resolve()));
 }
 
 /** Awaits `work`, but rejects as soon as the socket closes or the signal aborts. */

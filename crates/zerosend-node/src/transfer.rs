@@ -1,131 +1,145 @@
 use std::path::PathBuf;
 
-use napi::bindgen_prelude::{Function, PromiseRaw, Uint8Array};
+use napi::bindgen_prelude::{Either3, Function, PromiseRaw, Uint8ArraySlice};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 use zerosend_core::limits::FIRST_STEP_BYTES;
-use zerosend_core::{drive, Failure, Method, Progress, Request, SourceSpec, Transfer};
+use zerosend_core::{drive, Method, Progress, Request, SourceSpec, Transfer};
 
 use crate::outcome::NativeOutcome;
 
-/// One file → descriptor transfer, as the TypeScript layer validated it.
-#[napi(object)]
-pub struct TransferRequest {
-    /// Path of the source file, opened read-only by the native side.
-    pub path: Option<String>,
-    /// Descriptor of the source file; the native side reads from its own `dup()` at explicit
-    /// offsets, so the caller's descriptor and file position stay untouched.
-    pub fd: Option<i32>,
-    /// Destination descriptor; the native side writes to its own `dup()`.
-    pub dest_fd: i32,
-    /// First byte of the file to send (an integer, validated by the caller).
-    pub offset: f64,
-    /// Bytes of the file to send; absent means to the end of the file.
-    pub length: Option<f64>,
-    /// `auto`, `sendfile`, `splice`, `mmap` or `copy`.
-    pub method: String,
-    /// Bytes sent before the file, in the same packets as its first bytes where the OS allows.
-    pub prefix: Option<Uint8Array>,
-    /// The destination is a Node socket (always non-blocking): skips checking what it is.
-    pub dest_is_socket: Option<bool>,
+/// Methods by number, as `startTransfer()` takes and reports them; `src/native-transfer.ts`
+/// holds the same table. Index 0 asks for `auto`; a transfer reports the method that ran (1–4).
+const METHOD_CODES: [Option<Method>; 5] = [
+    None,
+    Some(Method::Sendfile),
+    Some(Method::Splice),
+    Some(Method::Mmap),
+    Some(Method::Copy),
+];
+
+/// How many method codes fit below one byte of the success result: `bytes * 8 + method code`.
+const METHOD_CODE_SPAN: f64 = 8.0;
+
+/// Starts one file → descriptor transfer, as the TypeScript layer validated it: opens (`path`) or
+/// borrows (`fd`, when `path` is null) the source and makes the first attempt on the JS thread,
+/// so a small file is done here with no thread hop and no promise.
+///
+/// - `destFd`: the destination; the native side writes to its own `dup()` once it must park.
+/// - `offset`, `length`: the file range (`length` < 0: to the end of the file).
+/// - `method`: a code of `METHOD_CODES` (0 = `auto`).
+/// - `prefix`: bytes sent before the file, in the same packets as its first bytes where the OS
+///   allows.
+/// - `destIsSocket`: the destination is a Node socket (always non-blocking): skips checking it.
+///
+/// Returns a number when the transfer finished — `bytes * 8 + the code of the method that ran` —
+/// a `NativeTransfer` when the destination is full and `run()` must drive the rest, or a
+/// `NativeOutcome` when it failed. Arguments are positional and success is a number because this
+/// runs once per transfer: a request object, a wrapped class instance and an outcome object
+/// each cost more to cross napi than the system calls of a 4 KiB transfer.
+#[napi(ts_return_type = "number | NativeTransfer | NativeOutcome")]
+#[allow(clippy::too_many_arguments)]
+pub fn start_transfer(
+    path: Option<String>,
+    fd: i32,
+    dest_fd: i32,
+    offset: f64,
+    length: f64,
+    method: u32,
+    prefix: Option<Uint8ArraySlice>,
+    dest_is_socket: bool,
+) -> Result<Either3<f64, NativeTransfer, NativeOutcome>> {
+    let request = Request {
+        source: match path {
+            Some(path) => SourceSpec::Path(PathBuf::from(path)),
+            None => SourceSpec::Fd(fd),
+        },
+        dest_fd,
+        offset: to_u64(offset, "offset")?,
+        length: (length >= 0.0)
+            .then(|| to_u64(length, "length"))
+            .transpose()?,
+        method: *METHOD_CODES.get(method as usize).ok_or_else(|| {
+            Error::new(Status::InvalidArg, format!("unknown method code {method}"))
+        })?,
+        prefix: prefix.map(|p| p.to_vec()).unwrap_or_default(),
+    };
+    let method = request.method.unwrap_or(Method::Sendfile);
+    // SAFETY: the caller's descriptors stay open for this synchronous call (JS cannot run
+    // meanwhile), and the transfer owns dups before it outlives the call (below).
+    let mut transfer = match unsafe { Transfer::open_borrowed(request, dest_is_socket) } {
+        Ok(transfer) => transfer,
+        Err(failure) => return Ok(Either3::C(NativeOutcome::failed(method, failure))),
+    };
+    let result = match transfer.step(FIRST_STEP_BYTES) {
+        Ok(Progress::Done) => Ok(()),
+        Ok(Progress::WouldBlock | Progress::Yield) => match transfer.own_descriptors() {
+            Ok(()) => return Ok(Either3::B(NativeTransfer::parked(transfer))),
+            Err(failure) => Err(failure),
+        },
+        Err(failure) => Err(failure),
+    };
+    Ok(match result {
+        // Exact while bytes < 2^50 (1 PiB): one first attempt sends the prefix and 256 KiB.
+        Ok(()) => {
+            Either3::A(transfer.bytes() as f64 * METHOD_CODE_SPAN + method_code(transfer.method()))
+        }
+        Err(failure) => Either3::C(NativeOutcome::new(
+            transfer.bytes(),
+            transfer.method(),
+            Err(failure),
+        )),
+    })
 }
 
-enum Stage {
-    /// Nothing opened yet; the flag is `dest_is_socket`.
-    Ready(Request, bool),
-    /// Opened, partly sent on the caller's thread, waiting to be driven by the runtime.
-    Started(Transfer),
-    /// Handed to the runtime, or finished.
-    Gone,
+fn method_code(method: Method) -> f64 {
+    METHOD_CODES
+        .iter()
+        .position(|code| *code == Some(method))
+        .expect("every method has a code") as f64
 }
 
-/// A transfer the TypeScript layer runs in two phases: `runSync()` makes the first attempt on the
-/// JS thread (a small file is done there, with no thread hop and no promise), and only if the
-/// destination is full does `run()` hand the rest to the runtime, which parks on epoll.
+/// A transfer `startTransfer()` began and could not finish on the JS thread: the destination was
+/// full (or the first attempt's budget spent). `run()` drives the rest on the runtime.
 #[napi]
 pub struct NativeTransfer {
-    stage: Stage,
+    /// Taken by `run()`.
+    transfer: Option<Transfer>,
     total: u64,
     cancel: CancellationToken,
 }
 
+impl NativeTransfer {
+    fn parked(transfer: Transfer) -> Self {
+        NativeTransfer {
+            total: transfer.total(),
+            transfer: Some(transfer),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
 #[napi]
 impl NativeTransfer {
-    #[napi(constructor)]
-    pub fn new(request: TransferRequest) -> Result<Self> {
-        Ok(NativeTransfer {
-            stage: Stage::Ready(
-                to_core_request(&request)?,
-                request.dest_is_socket.unwrap_or(false),
-            ),
-            total: 0,
-            cancel: CancellationToken::new(),
-        })
-    }
-
-    /// Bytes the transfer will send in all (prefix and file range), known once `runSync()` ran.
+    /// Bytes the transfer sends in all: prefix and file range.
     #[napi(getter)]
     pub fn total(&self) -> f64 {
         self.total as f64
     }
 
-    /// Opens the source and makes the first attempt. Returns the outcome if the transfer ended
-    /// (done or failed), or `null` if the rest must be driven by `run()`.
-    #[napi]
-    pub fn run_sync(&mut self) -> Result<Option<NativeOutcome>> {
-        let Stage::Ready(request, dest_is_socket) = std::mem::replace(&mut self.stage, Stage::Gone)
-        else {
-            return Err(Error::new(Status::InvalidArg, "runSync() runs once"));
-        };
-        Ok(self.first_attempt(request, dest_is_socket))
-    }
-
-    fn first_attempt(&mut self, request: Request, dest_is_socket: bool) -> Option<NativeOutcome> {
-        let method = request.method.unwrap_or(Method::Sendfile);
-        if self.cancel.is_cancelled() {
-            return Some(NativeOutcome::failed(method, Failure::Cancelled));
-        }
-        // SAFETY: the caller's descriptors stay open for this synchronous call (JS cannot run
-        // meanwhile), and the transfer owns dups before it outlives the call (below).
-        let mut transfer = match unsafe { Transfer::open_borrowed(request, dest_is_socket) } {
-            Ok(transfer) => transfer,
-            Err(failure) => return Some(NativeOutcome::failed(method, failure)),
-        };
-        self.total = transfer.total();
-        let result = match transfer.step(FIRST_STEP_BYTES) {
-            Ok(Progress::Done) => Ok(()),
-            Ok(Progress::WouldBlock | Progress::Yield) => match transfer.own_descriptors() {
-                Ok(()) => {
-                    self.stage = Stage::Started(transfer);
-                    return None;
-                }
-                Err(failure) => Err(failure),
-            },
-            Err(failure) => Err(failure),
-        };
-        Some(NativeOutcome::new(
-            transfer.bytes(),
-            transfer.method(),
-            result,
-        ))
-    }
-
-    /// Drives the rest of a transfer `runSync()` started, parked on epoll while the destination
-    /// is full. `onProgress(bytes)` is called at most once per 2 MiB sent; it does not keep Node
-    /// alive. The promise always resolves: failures are in the outcome.
+    /// Drives the rest of the transfer, parked on epoll while the destination is full.
+    /// `onProgress(bytes)` is called at most once per 2 MiB sent; it does not keep Node alive.
+    /// The promise always resolves: failures are in the outcome.
     #[napi(ts_return_type = "Promise<NativeOutcome>")]
     pub fn run<'env>(
         &mut self,
         env: &'env Env,
         on_progress: Option<Function<'env, f64, ()>>,
     ) -> Result<PromiseRaw<'env, NativeOutcome>> {
-        let Stage::Started(transfer) = std::mem::replace(&mut self.stage, Stage::Gone) else {
-            return Err(Error::new(
-                Status::InvalidArg,
-                "run() needs a transfer that runSync() started and did not finish",
-            ));
+        let Some(transfer) = self.transfer.take() else {
+            return Err(Error::new(Status::InvalidArg, "run() runs once"));
         };
         let progress = on_progress
             .map(|f| {
@@ -148,7 +162,7 @@ impl NativeTransfer {
         })
     }
 
-    /// Stops the transfer: before it starts, or within one system call while it runs. The
+    /// Stops the transfer: before `run()`, or within one system call while it runs. The
     /// outcome then reports `ABORT_ERR` with the bytes already sent.
     #[napi]
     pub fn cancel(&self) {
@@ -162,38 +176,6 @@ impl Drop for NativeTransfer {
     fn drop(&mut self) {
         self.cancel.cancel();
     }
-}
-
-fn to_core_request(request: &TransferRequest) -> Result<Request> {
-    let source = match (&request.path, request.fd) {
-        (Some(path), None) => SourceSpec::Path(PathBuf::from(path)),
-        (None, Some(fd)) => SourceSpec::Fd(fd),
-        _ => {
-            return Err(Error::new(
-                Status::InvalidArg,
-                "exactly one of path and fd is needed",
-            ))
-        }
-    };
-    let method = match request.method.as_str() {
-        "auto" => None,
-        name => Some(
-            name.parse::<Method>()
-                .map_err(|()| Error::new(Status::InvalidArg, format!("unknown method '{name}'")))?,
-        ),
-    };
-    Ok(Request {
-        source,
-        dest_fd: request.dest_fd,
-        offset: to_u64(request.offset, "offset")?,
-        length: request.length.map(|l| to_u64(l, "length")).transpose()?,
-        method,
-        prefix: request
-            .prefix
-            .as_ref()
-            .map(|p| p.to_vec())
-            .unwrap_or_default(),
-    })
 }
 
 /// JS numbers are exact integers up to 2^53; the TypeScript layer has checked the range already.
