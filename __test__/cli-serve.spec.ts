@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import test from 'ava';
 
 import { CliProcess, ensureBuilt, startServe } from './helpers/cli-process';
-import { AUTO_FILE_METHOD_PATTERN, AUTO_FILE_METHODS } from './helpers/native';
+import { AUTO_FILE_METHOD_PATTERN, AUTO_FILE_METHODS, hasNative } from './helpers/native';
 import { MiB, delay, tempDir } from './helpers/net';
 import { curl, curlRaw, makeSite } from './helpers/static-site';
 
@@ -40,6 +40,21 @@ test('serves a folder; one access-log line per request, with the method that sen
   } finally {
     t.is((await cli.stop('SIGINT')).code, 0, 'SIGINT exits cleanly');
   }
+});
+
+test('--method: bodies go out the way asked, the access log says so; an unknown name exits 1', async (t) => {
+  const wanted = hasNative ? 'copy' : 'stream';
+  const { cli, url } = await startServe(site.root, hasNative ? ['--method', 'copy'] : []);
+  try {
+    t.true((await curl(`${url}/data.bin`)).body.equals(site.files['data.bin']!));
+    await cli.waitFor(new RegExp(` GET /data\\.bin 200 100000 \\d+\\.\\dms ${wanted}$`, 'm'), 10_000);
+  } finally {
+    await cli.stop();
+  }
+  const bad = new CliProcess(['serve', '--port', '0', '--method', 'fast', site.root]);
+  const exit = await bad.exited;
+  t.is(exit.code, 1);
+  t.regex(bad.stderr, /--method.*'fast' is invalid.*auto, sendfile, splice, mmap, copy/);
 });
 
 test('DIR defaults to the current folder; --quiet, --max-age, --precompressed, --dotfiles', async (t) => {

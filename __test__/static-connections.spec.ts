@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import test from 'ava';
 
 import { createStaticServer, serveStatic, type ServedInfo } from '../src';
+import { hasNative } from './helpers/native';
 import { MiB, delay } from './helpers/net';
 import { listen, makeSite, rawRequest } from './helpers/static-site';
 import { selfSigned } from './helpers/tls';
@@ -246,10 +247,10 @@ test('a small open-file cache under churn: every body exact, at most `max` descr
   t.is(openUnderRoot(), 0, 'closing the server closes the cache');
 });
 
-test('https.Server: the same middleware works through the stream fallback, keep-alive included', async (t) => {
+test('https.Server: the same middleware works through the stream fallback, keep-alive included, whatever options.method says', async (t) => {
   const { key, cert } = selfSigned();
   const served: ServedInfo[] = [];
-  const serve = serveStatic(site.root, { onServed: (_req, _res, info) => served.push(info) });
+  const serve = serveStatic(site.root, { method: hasNative ? 'sendfile' : 'auto', onServed: (_req, _res, info) => served.push(info) });
   const server = https.createServer({ key, cert }, (req, res) => serve(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;

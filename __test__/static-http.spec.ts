@@ -6,7 +6,7 @@
 import { readFileSync, renameSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { AUTO_FILE_METHODS } from './helpers/native';
+import { AUTO_FILE_METHODS, hasNative, nativeTest } from './helpers/native';
 
 import test from 'ava';
 
@@ -63,6 +63,25 @@ test('the body goes through transfer() (sendfile on Linux), the log says so', as
   t.is(info!.bytes, site.files['style.css']!.length);
   t.true(['sendfile', 'splice', 'mmap', 'copy', 'stream'].includes(info!.method));
   t.true(AUTO_FILE_METHODS.includes(info!.method), info!.method);
+});
+
+nativeTest('options.method chooses how bodies go out: every method, whole files and ranges exact', async (t) => {
+  for (const method of ['sendfile', 'splice', 'mmap', 'copy'] as const) {
+    await withServer({ method }, async (url, served) => {
+      t.true((await curl(`${url}/data.bin`)).body.equals(data), method);
+      t.true((await curl('-H', 'Range: bytes=10-99999', `${url}/data.bin`)).body.equals(data.subarray(10)), method);
+      t.deepEqual(
+        served.map((info) => info.method),
+        [method, method],
+      );
+    });
+  }
+});
+
+test('options.method: an unknown name, or a method this install cannot run, is refused when the middleware is made', (t) => {
+  t.throws(() => createStaticServer(site.root, { method: 'fast' as never }), { code: 'ERR_INVALID_ARG_VALUE', message: /options\.method/ });
+  if (hasNative) t.notThrows(() => createStaticServer(site.root, { method: 'copy' }));
+  else t.throws(() => createStaticServer(site.root, { method: 'copy' }), { code: 'ERR_ZEROSEND_UNSUPPORTED' });
 });
 
 test('text types carry a charset', async (t) => {

@@ -7,6 +7,7 @@
 // and Last-Modified on, no logging), serving <dir> on 127.0.0.1:<port>. Names:
 //   zerosend           createStaticServer() (open-file cache on)
 //   zerosend-nocache   createStaticServer({ openFileCache: false })
+//   zerosend-sendfile  createStaticServer({ method: 'sendfile' }): bodies by sendfile whatever the client
 //   serve-static       serve-static (send) on node:http
 //   fastify-static     fastify + @fastify/static
 //   sirv               sirv on node:http (dev: false: it indexes the folder at start)
@@ -30,9 +31,11 @@ const notFound = (res) => {
 async function start() {
   switch (name) {
     case 'zerosend':
-    case 'zerosend-nocache': {
+    case 'zerosend-nocache':
+    case 'zerosend-sendfile': {
       const { createStaticServer } = require(path.resolve(dist, 'index.js'));
-      return createStaticServer(root, name === 'zerosend-nocache' ? { openFileCache: false } : {});
+      const options = { 'zerosend-nocache': { openFileCache: false }, 'zerosend-sendfile': { method: 'sendfile' } }[name];
+      return createStaticServer(root, options ?? {});
     }
     case 'serve-static': {
       const serveStatic = require('serve-static');

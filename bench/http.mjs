@@ -13,8 +13,9 @@
 // (`wrk -t1`, Debian package `wrk`) on CPU 1, so each server gets one core and never competes with
 // the client. For every file size, each run measures every server once, in turn (interleaved, so
 // drift on a shared machine hits all alike); the table shows the median of the runs: requests/s,
-// body throughput (GB/s, 10^9 bytes) and the server's CPU seconds (user + system, all its threads
-// and processes, from /proc/<pid>/stat) per GiB of body sent.
+// body throughput (GB/s, 10^9 bytes), the server's CPU seconds (user + system, all its threads
+// and processes, from /proc/<pid>/stat) per GiB of body sent, and the client's (wrk's, from the
+// shell's `times`): on loopback, how the server sends decides how hard the client works too.
 //
 // Missing pieces are skipped with a note: nginx (`apt-get install nginx-light`), a peer package
 // (devDependencies), CPU pinning (fewer than 2 CPUs or no taskset). Without wrk nothing runs.
@@ -48,7 +49,7 @@ const duration = Number(flags.duration ?? 5);
 const connections = Number(flags.connections ?? 32);
 const dist = path.resolve(flags.dist ?? path.join(repo, 'dist'));
 const dir = path.resolve(flags.dir ?? path.join(os.tmpdir(), 'zerosend-bench-http'));
-const ALL_SERVERS = ['zerosend', 'zerosend-nocache', 'serve-static', 'fastify-static', 'sirv', 'node-streams', 'nginx'];
+const ALL_SERVERS = ['zerosend', 'zerosend-nocache', 'zerosend-sendfile', 'serve-static', 'fastify-static', 'sirv', 'node-streams', 'nginx'];
 const wanted = (flags.servers ?? ALL_SERVERS.join(',')).split(',');
 
 const has = (command, args = ['--version']) => spawnSync(command, args, { stdio: 'ignore' }).error === undefined;
@@ -220,8 +221,11 @@ function wrk(server, size, seconds) {
   // --timeout: a 64 MiB response shared with 31 others takes seconds; wrk's default (2 s) would
   // count it as an error and drop its bytes.
   const [command, args] = pinned(1, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '120s', url]);
+  // Through bash, whose `times` then prints the CPU its children (wrk) used: on loopback the
+  // client's CPU per byte depends on how the server sent the bytes (see the README).
+  const script = `${[command, ...args].map((word) => `'${word}'`).join(' ')}; status=$?; times; exit $status`;
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.stderr.on('data', (chunk) => (out += chunk));
@@ -232,7 +236,11 @@ function wrk(server, size, seconds) {
       const secs = Number(total[2]) / (total[3] === 'ms' ? 1000 : 1);
       const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
       const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      // `times`: the shell's own user/system times, then its children's, as `0m1.234s 0m0.567s`.
+      const times = [...out.matchAll(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/g)].at(-1);
+      const clientCpu = times ? Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4]) : NaN;
       resolve({
+        clientCpu,
         requests,
         seconds: secs,
         bytesRead: Number(total[4]) * { B: 1, KB: KiB, MB: MiB, GB: GiB, TB: 1024 * GiB }[total[5]],
@@ -257,6 +265,7 @@ async function measure(server, size) {
     reqPerSec: load.requests / load.seconds,
     gbPerSec: bodyBytes / load.seconds / 1e9,
     cpuPerGiB: bodyBytes > 0 ? cpu / (bodyBytes / GiB) : NaN,
+    clientCpuPerGiB: bodyBytes > 0 ? load.clientCpu / (bodyBytes / GiB) : NaN,
     cpuBusy: cpu / load.seconds,
     cpuPerRequestUs: load.requests > 0 ? (cpu / load.requests) * 1e6 : NaN,
     non2xx: load.non2xx,
@@ -337,8 +346,8 @@ async function main() {
 
   const summary = {};
   const lines = [
-    '| file | server | req/s | throughput | server CPU-s per GiB | server CPU µs per request | server busy | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| file | server | req/s | throughput | server CPU-s per GiB | client (wrk) CPU-s per GiB | server CPU µs per request | server busy | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const size of sizes) {
     for (const [name, samples] of Object.entries(results[size.label] ?? {})) {
@@ -346,32 +355,41 @@ async function main() {
         reqPerSec: median(samples.map((s) => s.reqPerSec)),
         gbPerSec: median(samples.map((s) => s.gbPerSec)),
         cpuPerGiB: median(samples.map((s) => s.cpuPerGiB)),
+        clientCpuPerGiB: median(samples.map((s) => s.clientCpuPerGiB)),
         cpuPerRequestUs: median(samples.map((s) => s.cpuPerRequestUs)),
         cpuBusy: median(samples.map((s) => s.cpuBusy)),
         errors: samples.reduce((sum, s) => sum + s.non2xx + s.socketErrors, 0),
       };
       (summary[size.label] ??= {})[name] = row;
       lines.push(
-        `| ${size.label} | ${name} | ${Math.round(row.reqPerSec).toLocaleString('en-US')} | ${row.gbPerSec.toFixed(2)} GB/s | ${row.cpuPerGiB.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${Math.round(row.cpuBusy * 100)}% | ${row.errors} |`,
+        `| ${size.label} | ${name} | ${Math.round(row.reqPerSec).toLocaleString('en-US')} | ${row.gbPerSec.toFixed(2)} GB/s | ${row.cpuPerGiB.toFixed(2)} | ${row.clientCpuPerGiB.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${Math.round(row.cpuBusy * 100)}% | ${row.errors} |`,
       );
     }
   }
   console.log(lines.join('\n'));
 
-  // Ratios: zerosend against the best Node peer (by the row's own metric) and against nginx.
+  // Ratios: each zerosend variant against the best Node peer (by the row's own metric) and nginx.
   const peers = ['serve-static', 'fastify-static', 'sirv', 'node-streams'];
-  const ratioLines = ['', '| file | zerosend req/s ÷ best Node peer | throughput ÷ best Node peer | CPU/GiB ÷ that peer\'s | throughput ÷ nginx |', '|---|---:|---:|---:|---:|'];
+  const ratioLines = [
+    '',
+    "| file | server | req/s ÷ best Node peer | throughput ÷ best Node peer | server CPU/GiB ÷ that peer's | server+client CPU/GiB ÷ that peer's | throughput ÷ nginx |",
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  const both = (row) => row.cpuPerGiB + row.clientCpuPerGiB;
   for (const size of sizes) {
     const rows = summary[size.label] ?? {};
-    const ours = rows.zerosend;
     const available = peers.filter((name) => rows[name]);
-    if (!ours || available.length === 0) continue;
+    if (available.length === 0) continue;
     const bestReq = available.reduce((a, b) => (rows[a].reqPerSec >= rows[b].reqPerSec ? a : b));
     const bestTput = available.reduce((a, b) => (rows[a].gbPerSec >= rows[b].gbPerSec ? a : b));
-    const nginx = rows.nginx ? `${(ours.gbPerSec / rows.nginx.gbPerSec).toFixed(2)}×` : 'n/a';
-    ratioLines.push(
-      `| ${size.label} | ${(ours.reqPerSec / rows[bestReq].reqPerSec).toFixed(2)}× (${bestReq}) | ${(ours.gbPerSec / rows[bestTput].gbPerSec).toFixed(2)}× (${bestTput}) | ${(ours.cpuPerGiB / rows[bestTput].cpuPerGiB).toFixed(2)}× | ${nginx} |`,
-    );
+    for (const name of Object.keys(rows).filter((n) => n.startsWith('zerosend'))) {
+      const ours = rows[name];
+      const nginx = rows.nginx ? `${(ours.gbPerSec / rows.nginx.gbPerSec).toFixed(2)}×` : 'n/a';
+      ratioLines.push(
+        `| ${size.label} | ${name} | ${(ours.reqPerSec / rows[bestReq].reqPerSec).toFixed(2)}× (${bestReq}) | ${(ours.gbPerSec / rows[bestTput].gbPerSec).toFixed(2)}× (${bestTput}) | ` +
+          `${(ours.cpuPerGiB / rows[bestTput].cpuPerGiB).toFixed(2)}× | ${(both(ours) / both(rows[bestTput])).toFixed(2)}× | ${nginx} |`,
+      );
+    }
   }
   console.log(ratioLines.join('\n'));
   if (notes.length) console.log(`\nNotes:\n${notes.map((note) => `- ${note}`).join('\n')}`);

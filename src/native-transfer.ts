@@ -7,17 +7,15 @@ import { AbortError, socketClosed, ZerosendError } from './errors';
 import { native, type NativeOutcome, type NativeTransfer } from './native';
 import { closedBecause } from './relay-failure';
 import { claim, claimIdle, isIdle } from './socket-gate';
-import type { Method, Settings, SourceSpec, TransferResult } from './options';
+import { METHODS, type Settings, type SourceSpec, type TransferResult } from './options';
 import { ProgressReporter } from './progress';
 
 type NativeTarget = Exclude<Target, { kind: 'stream' }>;
 
 /**
- * `startTransfer()` takes and reports methods by number, in this order (the same table as
- * `METHOD_CODES` in crates/zerosend-node/src/transfer.rs); a finished transfer comes back as the
- * number `bytes * METHOD_CODE_SPAN + code`.
+ * `startTransfer()` takes and reports a method as its index in `METHODS`; a transfer that finished
+ * at once comes back as the number `bytes * METHOD_CODE_SPAN + index`.
  */
-const METHOD_CODES: readonly Method[] = ['auto', 'sendfile', 'splice', 'mmap', 'copy'];
 const METHOD_CODE_SPAN = 8;
 
 type Started = ReturnType<NonNullable<typeof native>['startTransfer']>;
@@ -58,7 +56,7 @@ function start(source: SourceSpec, destFd: number, socket: Socket | undefined, s
     destFd,
     settings.offset,
     settings.length ?? -1,
-    METHOD_CODES.indexOf(settings.method),
+    METHODS.indexOf(settings.method),
     settings.prefix ?? null,
     socket !== undefined,
   );
@@ -75,7 +73,7 @@ function finish(started: Started, socket: Socket | undefined, settings: Settings
   const bytes = Math.floor(started / METHOD_CODE_SPAN);
   progress.total = bytes;
   progress.finish(bytes);
-  return { bytes, method: METHOD_CODES[started % METHOD_CODE_SPAN] as TransferResult['method'] };
+  return { bytes, method: METHODS[started % METHOD_CODE_SPAN] as TransferResult['method'] };
 }
 
 /** The rest of a transfer whose destination filled up: parked on epoll off the JS thread. */

@@ -45,7 +45,11 @@ export interface TransferResult {
   method: 'sendfile' | 'splice' | 'mmap' | 'copy' | 'stream';
 }
 
-const METHODS: readonly Method[] = ['auto', 'sendfile', 'splice', 'mmap', 'copy'];
+/**
+ * Every method, in the order of the binding's method codes (`METHOD_CODES` in
+ * crates/zerosend-node/src/transfer.rs): `startTransfer()` takes a method as its index here.
+ */
+export const METHODS: readonly Method[] = ['auto', 'sendfile', 'splice', 'mmap', 'copy'];
 
 /** The validated options, with defaults filled in. */
 export interface Settings {
@@ -103,19 +107,25 @@ export function parseOptions(options: unknown): Settings {
   if (options === undefined || options === null) options = {};
   if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const o = options as Record<string, unknown>;
-  const method = o.method ?? 'auto';
-  if (typeof method !== 'string' || !METHODS.includes(method as Method)) {
-    throw new ZerosendError(
-      codes.invalidArgValue,
-      `The property 'options.method' must be one of: ${METHODS.map((m) => `'${m}'`).join(', ')}. ${describe(method)}`,
-    );
-  }
+  const method = parseMethod('options.method', o.method);
   return {
     offset: parseByteCount('options.offset', o.offset) ?? 0,
     length: parseByteCount('options.length', o.length),
-    method: method as Method,
+    method,
     ...parseSharedOptions(o),
   };
+}
+
+/** A method name; `undefined` means `'auto'`. */
+export function parseMethod(name: string, value: unknown): Method {
+  const method = value ?? 'auto';
+  if (typeof method !== 'string' || !METHODS.includes(method as Method)) {
+    throw new ZerosendError(
+      codes.invalidArgValue,
+      `The property '${name}' must be one of: ${METHODS.map((m) => `'${m}'`).join(', ')}. ${describe(method)}`,
+    );
+  }
+  return method as Method;
 }
 
 /** The options every kind of transfer takes: `prefix`, `onProgress`, `signal`. */

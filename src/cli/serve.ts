@@ -9,7 +9,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { METHODS, type Method } from '../options';
 
 import { serveStatic } from '../static/serve-static';
 import type { ServedInfo } from '../static/options';
@@ -23,6 +25,7 @@ interface ServeOptions {
   precompressed?: boolean;
   dotfiles: 'ignore' | 'deny' | 'allow';
   grace: number;
+  method: Method;
 }
 
 /** The `serve` subcommand, for `program.addCommand()`. */
@@ -37,6 +40,11 @@ export function serveCommand(): Command {
     .option('--max-age <duration>', "Cache-Control max-age, e.g. '1h', '1d'", '0')
     .option('--precompressed', 'serve file.br / file.gz to clients that accept them')
     .option('--dotfiles <policy>', "'ignore' (404), 'deny' (403) or 'allow'", 'ignore')
+    .addOption(
+      new Option('--method <method>', "how file bodies go out: 'auto' picks per client (see README)")
+        .choices(METHODS)
+        .default('auto'),
+    )
     .option('--grace <ms>', 'on SIGINT/SIGTERM, how long responses in flight may take', integer('grace', 0, 3_600_000), 10_000)
     .action((dir: string, options: ServeOptions) => serve(dir, options));
 }
@@ -67,6 +75,7 @@ function runServer(root: string, options: ServeOptions): void {
     maxAge: options.maxAge,
     precompressed: options.precompressed === true,
     dotfiles: options.dotfiles,
+    method: options.method,
     onServed: log ? (req, _res, info) => log.write(req, info, started.get(req)) : undefined,
   });
   const server = http.createServer((req, res) => {

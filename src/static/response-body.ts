@@ -22,6 +22,7 @@ import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 import { codes } from '../errors';
+import type { Method } from '../options';
 import { transfer } from '../transfer';
 import type { BodyMethod } from './options';
 
@@ -47,9 +48,16 @@ const plainEnd = ServerResponse.prototype.end;
 
 /**
  * Sends status, headers (already set on `res`, `Content-Length` included) and `length` bytes of
- * `fd` from `offset`. Never rejects: failures close the connection and are reported in the outcome.
+ * `fd` from `offset` with `method` (TLS connections: streams, whatever `method` says). Never rejects:
+ * failures close the connection and are reported in the outcome.
  */
-export async function sendFileBody(res: ServerResponse, fd: number, offset: number, length: number): Promise<BodyOutcome> {
+export async function sendFileBody(
+  res: ServerResponse,
+  fd: number,
+  offset: number,
+  length: number,
+  method: Method,
+): Promise<BodyOutcome> {
   const socket = res.socket ?? (await assignedSocket(res));
   if (socket === null || socket.destroyed) {
     res.destroy();
@@ -65,7 +73,8 @@ export async function sendFileBody(res: ServerResponse, fd: number, offset: numb
   const prefix = Buffer.from(outgoing._header, 'latin1');
   outgoing._headerSent = true;
   try {
-    const result = await transfer(fd, socket, { prefix, offset, length });
+    const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
+    const result = await transfer(fd, socket, { prefix, offset, length, method: encrypted ? 'auto' : method });
     res.end();
     return { bytes: result.bytes - prefix.length, method: result.method };
   } catch (error) {

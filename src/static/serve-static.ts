@@ -220,7 +220,7 @@ class StaticHandler {
       return;
     }
     const status = res.statusCode;
-    void sendFileBody(res, file.fd, offset, length).then((outcome) => {
+    void sendFileBody(res, file.fd, offset, length, this.settings.method).then((outcome) => {
       if (outcome.error === codes.shortFile) this.files.invalidate(file);
       release();
       this.served(req, res, { status, path: file.path, ...outcome });

@@ -10,8 +10,8 @@ use zerosend_core::{drive, Method, Progress, Request, SourceSpec, Transfer};
 
 use crate::outcome::NativeOutcome;
 
-/// Methods by number, as `startTransfer()` takes and reports them; `src/native-transfer.ts`
-/// holds the same table. Index 0 asks for `auto`; a transfer reports the method that ran (1–4).
+/// Methods by number, as `startTransfer()` takes and reports them: the order of `METHODS` in
+/// `src/options.ts`. Index 0 asks for `auto`; a transfer reports the method that ran (1–4).
 const METHOD_CODES: [Option<Method>; 5] = [
     None,
     Some(Method::Sendfile),
