@@ -82,6 +82,9 @@ async function sender() {
   const idleSecs = Number(flags.idle ?? 10);
   const report = {};
   const mb = () => process.memoryUsage().rss / MiB;
+  // RSS also counts page-cache pages mapped by mmap transfers (shared with every other reader of
+  // the file, not memory the transfer owns); RssAnon is what the process itself allocated.
+  const anonMb = () => Number(/RssAnon:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
 
   report.rssStart = mb();
   report.readFileBefore = await readFileLatency(small, 200);
@@ -103,6 +106,7 @@ async function sender() {
   }
   report.fdsConnected = countFds();
   report.rssConnected = mb();
+  report.anonConnected = anonMb();
   // Baseline with the same sockets open and idle, no transfer: what this machine does to an idle
   // event loop (other processes share the CPUs), to compare the parked phase against.
   await settle();
@@ -125,6 +129,7 @@ async function sender() {
   report.settleMs = await settle();
   report.fdsParked = countFds();
   report.rssParked = mb();
+  report.anonParked = anonMb();
   report.threads = fs.readdirSync('/proc/self/task').length;
   process.send({ type: 'parked' });
 
@@ -275,6 +280,10 @@ async function parkedRun({ n, senders, receivers, file, small, dest }) {
   row(
     'RSS per parked transfer (parked − connected)',
     `${fmt(((sum((r) => r.rssParked) - sum((r) => r.rssConnected)) * 1024) / n, 2)} KiB`,
+  );
+  row(
+    'anonymous memory (RssAnon) per parked transfer (parked − connected)',
+    `${fmt(((sum((r) => r.anonParked) - sum((r) => r.anonConnected)) * 1024) / n, 2)} KiB`,
   );
   row('RSS per connection + transfer (parked − start)', `${fmt(((sum((r) => r.rssParked) - sum((r) => r.rssStart)) * 1024) / n, 2)} KiB`);
   row('descriptors per sender: connected → parked → after cancel (max)', `${max((r) => r.fdsConnected)} → ${max((r) => r.fdsParked)} → ${max((r) => r.fdsAfterCancel)}`);

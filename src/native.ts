@@ -14,7 +14,7 @@
  */
 import type * as Binding from '../native/binding';
 
-export type { NativeOutcome, NativeTransfer } from '../native/binding';
+export type { CompletionChannel, NativeOutcome, NativeTransfer } from '../native/binding';
 
 /** Shared by every copy of zerosend in the process (two versions in one node_modules tree). */
 const WARNED = Symbol.for('zerosend.fallbackWarned');
@@ -31,7 +31,7 @@ function load(): typeof Binding | null {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const binding = require('../native/binding.js') as typeof Binding;
     // A stale local build from another version of the Rust side: refuse it rather than crash later.
-    if (typeof binding.startTransfer !== 'function' || typeof binding.nativeCapabilities !== 'function') {
+    if (typeof binding.startTransfer !== 'function' || typeof binding.CompletionChannel !== 'function' || typeof binding.nativeCapabilities !== 'function') {
       throw new Error('the loaded binary does not match this version of zerosend (rebuild it: npm run build:native)');
     }
     return binding;

@@ -7,6 +7,7 @@
 #![deny(clippy::all)]
 
 mod capabilities;
+mod completions;
 mod outcome;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod relay;

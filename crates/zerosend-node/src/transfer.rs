@@ -1,13 +1,13 @@
 use std::path::PathBuf;
 
-use napi::bindgen_prelude::{Either3, Function, PromiseRaw, Uint8ArraySlice};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{Env, Error, Result, Status};
+use napi::bindgen_prelude::{Either3, Uint8ArraySlice};
+use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 use zerosend_core::limits::FIRST_STEP_BYTES;
 use zerosend_core::{drive, Method, Progress, Request, SourceSpec, Transfer};
 
+use crate::completions::{self, CompletionChannel, Event};
 use crate::outcome::NativeOutcome;
 
 /// Methods by number, as `startTransfer()` takes and reports them: the order of `METHODS` in
@@ -129,37 +129,40 @@ impl NativeTransfer {
         self.total as f64
     }
 
-    /// Drives the rest of the transfer, parked on epoll while the destination is full.
-    /// `onProgress(bytes)` is called at most once per 2 MiB sent; it does not keep Node alive.
-    /// The promise always resolves: failures are in the outcome.
-    #[napi(ts_return_type = "Promise<NativeOutcome>")]
-    pub fn run<'env>(
+    /// Drives the rest of the transfer, parked on epoll while the destination is full, and
+    /// reports on `channel` as transfer `id`: its end, and with `reportProgress` its progress at
+    /// most once per 2 MiB sent.
+    #[napi]
+    pub fn run(
         &mut self,
-        env: &'env Env,
-        on_progress: Option<Function<'env, f64, ()>>,
-    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
+        channel: &CompletionChannel,
+        id: u32,
+        report_progress: bool,
+    ) -> Result<()> {
         let Some(transfer) = self.transfer.take() else {
             return Err(Error::new(Status::InvalidArg, "run() runs once"));
         };
-        let progress = on_progress
-            .map(|f| {
-                f.build_threadsafe_function::<f64>()
-                    .callee_handled::<false>()
-                    .weak::<true>()
-                    .build()
-            })
-            .transpose()?;
+        let sender = channel.sender();
         let cancel = self.cancel.clone();
-        env.spawn_future(async move {
+        napi::bindgen_prelude::spawn(async move {
             let outcome = drive(transfer, cancel, |bytes| {
-                if let Some(progress) = &progress {
-                    // NonBlocking: progress is advisory, never a reason to stall a transfer.
-                    progress.call(bytes as f64, ThreadsafeFunctionCallMode::NonBlocking);
+                if report_progress {
+                    completions::send(
+                        &sender,
+                        Event {
+                            id,
+                            bytes,
+                            outcome: None,
+                        },
+                    );
                 }
             })
             .await;
-            Ok(NativeOutcome::from(outcome))
-        })
+            let bytes = outcome.bytes;
+            let outcome = Some(NativeOutcome::from(outcome));
+            completions::send(&sender, Event { id, bytes, outcome });
+        });
+        Ok(())
     }
 
     /// Stops the transfer: before `run()`, or within one system call while it runs. The
