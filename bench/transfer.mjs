@@ -14,10 +14,17 @@
 //   npm run bench                          # full run: 4 KiB .. 1 GiB, 5 samples
 //   npm run bench -- --quick               # or ZEROSEND_BENCH_QUICK=1: up to 64 MiB, 3 samples
 //   node bench/transfer.mjs --sizes=4K,1M --samples=7 --dest=unix --runners=auto,pipeline,raw-sendfile
+//   node bench/transfer.mjs --sizes=1M,64M --runners=mmap,raw-mmap,raw-mmap:window=2097152:no-populate=1
 //   options: --json=FILE (every sample), --no-pin, --target=SECONDS per sample, --dir=DIR (files),
 //            --dist=DIR (the build to load; default this repository's dist/),
 //            --spread=SIZE: send from distinct files totalling SIZE (e.g. 1G; at most 4096 files)
 //            in turn instead of one file again and again, so the pages are not in the CPU caches
+//   `METHOD@DIST` runs transfer() of another build (its dist/, with its native/ beside it), to
+//   compare two builds side by side: --runners=mmap,mmap@/tmp/before/dist,raw-mmap
+//   raw runners take raw_send options after colons, `raw-METHOD:name=value:name=value`, passed as
+//   `--name value` (see raw_send.rs: window, no-populate, call, pipe, blocking, open-each); such a
+//   row's "× raw same method" is its ratio to the plain `raw-METHOD` row, which transfer() rows
+//   are compared with.
 //
 // Pinning: with 2+ CPUs and taskset, the sender (this process, every thread) runs on CPU 0 and
 // the receiver on CPU 1, so the two never compete for a core and runs are steadier.
@@ -50,8 +57,8 @@ import {
 
 const flags = Object.fromEntries(
   process.argv.slice(2).map((arg) => {
-    const [key, value] = arg.replace(/^--/, '').split('=');
-    return [key, value ?? 'true'];
+    const [key, ...value] = arg.replace(/^--/, '').split('=');
+    return [key, value.length ? value.join('=') : 'true'];
   }),
 );
 const quick = flags.quick === 'true' || process.env.ZEROSEND_BENCH_QUICK === '1';
@@ -79,6 +86,14 @@ const allRunners = [
   'auto',
 ];
 const runnerNames = flags.runners ? flags.runners.split(',') : allRunners;
+/** transfer() of each other build named by a `METHOD@DIST` runner, by its dist directory. */
+const otherBuilds = new Map();
+for (const name of runnerNames.filter((n) => !n.startsWith('raw-') && n.includes('@'))) {
+  const other = path.resolve(name.slice(name.indexOf('@') + 1));
+  if (!otherBuilds.has(other)) {
+    otherBuilds.set(other, (await import(pathToFileURL(path.join(other, 'index.js')).href)).transfer);
+  }
+}
 
 /** Per-call size of each raw loop: what zerosend's engines ask for (limits.rs, engine/*.rs). */
 const RAW_CALL = { sendfile: 2 * MiB, splice: 1 * MiB, mmap: 2 * MiB, copy: 64 * KiB };
@@ -115,9 +130,12 @@ function nodeRunner(name, send) {
   };
 }
 
-function zerosendRunner(method) {
-  return nodeRunner(method, async (file, socket) => {
-    const result = await transfer(file, socket, { method });
+/** `METHOD`, or `METHOD@DIST`: transfer() of another build (e.g. a copy of dist/ before a change). */
+function zerosendRunner(name) {
+  const [method, other] = name.split('@');
+  const send = other === undefined ? transfer : otherBuilds.get(path.resolve(other));
+  return nodeRunner(name, async (file, socket) => {
+    const result = await send(file, socket, { method });
     return result.method;
   });
 }
@@ -141,9 +159,17 @@ function pipelineRunner(cleanUp) {
   });
 }
 
-function rawRunner(rawSend, method) {
+/** `raw-METHOD[:name=value...]`: the raw loop of METHOD, with raw_send options after colons. */
+function rawRunner(rawSend, spec) {
+  const [method, ...options] = spec.split(':');
+  const extra = options
+    .filter(Boolean)
+    .flatMap((pair) => {
+      const [name, value = '1'] = pair.split('=');
+      return [`--${name}`, value];
+    });
   return {
-    name: `raw-${method}`,
+    name: `raw-${spec}`,
     async open(receiver, source, size, repeat) {
       const session = rawSendSession(rawSend, {
         receiver,
@@ -152,6 +178,7 @@ function rawRunner(rawSend, method) {
         method,
         call: RAW_CALL[method],
         repeat,
+        extra,
         cpu: pin ? 0 : undefined,
       });
       return { sample: () => session.sample(), chose: () => '', close: () => session.close() };
@@ -264,7 +291,7 @@ function printTable(size, rows) {
   const small = size < MiB;
   const incumbent = rows.find((r) => r.runner === 'pipeline');
   const raw = Object.fromEntries(rows.filter((r) => r.runner.startsWith('raw-')).map((r) => [r.runner.slice(4), r]));
-  const methodRows = rows.filter((r) => METHODS.includes(r.runner));
+  const methodRows = rows.filter((r) => METHODS.includes(r.runner.split('@')[0]));
   const bestMethod = methodRows.reduce((a, b) => (b.throughput > (a?.throughput ?? 0) ? b : a), undefined);
   console.log(`\n## ${formatBytes(size)} (${rows[0].repeat > 1 ? 'per sample: ' : ''}${rows.map((r) => r.repeat).join('/')} transfers)\n`);
   console.log(
@@ -272,15 +299,18 @@ function printTable(size, rows) {
   );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    const method = r.runner === 'auto' ? r.chose : r.runner;
+    const method = r.runner === 'auto' ? r.chose : r.runner.split('@')[0];
     const rawRow = raw[method];
     const value = small ? r.transfersPerSec.toFixed(0) : (r.throughput / 1e9).toFixed(2);
     const best = small ? r.bestTransfersPerSec.toFixed(0) : (r.best / 1e9).toFixed(2);
     const ratio = (other) => (other ? `${pairedRatio(r, other).toFixed(2)}×` : '');
     const isNode = !r.runner.startsWith('raw-') && !r.runner.startsWith('pipeline');
+    // A raw loop with options (`raw-mmap:window=...`) is compared with the plain raw loop.
+    const rawVariantOf =
+      r.runner.startsWith('raw-') && r.runner.includes(':') ? raw[r.runner.slice(4).split(':')[0]] : undefined;
     console.log(
       `| ${r.runner}${r.runner === 'auto' ? ` (${r.chose})` : ''} | ${value} | ${best} | ${(r.spread * 100).toFixed(0)}% | ` +
-        `${ratio(incumbent)} | ${isNode ? ratio(rawRow) : ''} | ${isNode && bestMethod ? ratio(bestMethod) : ''} | ` +
+        `${ratio(incumbent)} | ${isNode ? ratio(rawRow) : ratio(rawVariantOf)} | ${isNode && bestMethod ? ratio(bestMethod) : ''} | ` +
         `${r.cpuPerGiB.toFixed(2)} | ${r.pairCpuPerGiB.toFixed(2)} | ${r.machineCpuPerGiB.toFixed(2)} | ${r.cpuPerTransferUs.toFixed(1)} |`,
     );
   }
