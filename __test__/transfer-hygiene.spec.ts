@@ -1,13 +1,14 @@
 /** Hygiene: nothing keeps Node alive, workers can be terminated, nothing leaks over 100 000 calls. */
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 
 import { transfer } from '../src';
 import { nativeTest } from './helpers/native';
-import { randomFile, socketPair } from './helpers/net';
+import { MiB, randomFile, socketPair, tempDir } from './helpers/net';
 
 const run = promisify(execFile);
 const fixture = (name: string) => join(__dirname, 'fixtures', name);
@@ -17,6 +18,29 @@ test('a process whose transfers are done exits by itself', async (t) => {
     timeout: 30_000,
   });
   t.is(stdout.trim(), 'AbortError');
+});
+
+test('a parked transfer keeps the process alive until it ends, even on a socket Node is not reading', async (t) => {
+  const path = join(tempDir('zs-alive-'), 's.sock');
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    // Long enough for a process with nothing holding its event loop to have exited.
+    setTimeout(() => {
+      socket.resume();
+      socket.on('data', (chunk: Buffer) => server.emit('bytes', chunk.length));
+    }, 500);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  let received = 0;
+  server.on('bytes', (n: number) => (received += n));
+  try {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture('parked-keeps-alive.ts'), path], {
+      timeout: 30_000,
+    });
+    t.is(stdout.trim(), `sent ${16 * MiB}`);
+    t.is(received, 16 * MiB);
+  } finally {
+    server.close();
+  }
 });
 
 test('terminating a worker with a parked transfer does not crash the process', async (t) => {

@@ -1,12 +1,20 @@
 /**
- * Where parked native transfers report: one channel per JS environment, not a promise per
- * transfer (each of those is a libuv handle, and libuv walks them all on every wake-up: see
- * crates/zerosend-node/src/completions.rs). Events are routed to their transfer by id.
+ * Where native jobs (parked transfers, relays, proxied connections) report: one channel per JS
+ * environment, not a promise per job (each of those is a libuv handle, and libuv walks them all
+ * on every wake-up: see crates/zerosend-node/src/completions.rs). Events are routed to their
+ * job by id.
  */
-import { native, type CompletionChannel, type NativeOutcome, type NativeTransfer } from './native';
+import { native, type CompletionChannel, type NativeOutcome, type NativeProxyOutcome } from './native';
+
+type Ended = NativeOutcome | NativeProxyOutcome;
+
+/** A native job: `run()` starts it, reporting on `channel` as `id`. */
+export interface ChannelJob {
+  run(channel: CompletionChannel, id: number, reportProgress: boolean): void;
+}
 
 interface Waiter {
-  resolve(outcome: NativeOutcome): void;
+  resolve(outcome: Ended): void;
   onProgress: ((bytes: number) => void) | undefined;
 }
 
@@ -15,17 +23,18 @@ let channel: CompletionChannel | undefined;
 let lastId = 0;
 
 /**
- * Drives a transfer `startTransfer()` parked to its end. Resolves with its outcome, failures
- * included; `onProgress(bytes)` hears at most once per 2 MiB.
+ * Runs a native job to its end. Resolves with its outcome, failures included (jobs never
+ * reject); `onProgress(bytes)` hears at most once per 2 MiB. The job's class decides the
+ * outcome's type (`NativeOutcome`, or `NativeProxyOutcome` for a proxy).
  */
-export function runParked(job: NativeTransfer, onProgress?: (bytes: number) => void): Promise<NativeOutcome> {
-  if (!native) throw new Error('runParked() needs the native binding');
+export function runJob<T extends Ended>(job: ChannelJob, onProgress?: (bytes: number) => void): Promise<T> {
+  if (!native) throw new Error('runJob() needs the native binding');
   const open = (channel ??= new native.CompletionChannel(deliver));
   const id = unusedId();
-  return new Promise<NativeOutcome>((resolve) => {
-    // The channel keeps Node alive exactly while some transfer is parked.
+  return new Promise<T>((resolve) => {
+    // The channel keeps Node alive exactly while some job runs.
     if (waiting.size === 0) open.keepAlive(true);
-    waiting.set(id, { resolve, onProgress });
+    waiting.set(id, { resolve: resolve as (outcome: Ended) => void, onProgress });
     try {
       job.run(open, id, onProgress !== undefined);
     } catch (error) {
@@ -35,7 +44,7 @@ export function runParked(job: NativeTransfer, onProgress?: (bytes: number) => v
   });
 }
 
-function deliver(id: number, bytes: number, outcome?: NativeOutcome | null): void {
+function deliver(id: number, bytes: number, outcome?: Ended | null): void {
   const waiter = waiting.get(id);
   if (waiter === undefined) return;
   if (outcome == null) {

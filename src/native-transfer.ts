@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net';
 
 import { Cancellation, type CancelReason } from './cancellation';
-import { runParked } from './completions';
+import { runJob } from './completions';
 import { descriptorOf, type Target } from './destination';
 import { AbortError, socketClosed, ZerosendError } from './errors';
 import { native, type NativeOutcome, type NativeTransfer } from './native';
@@ -83,7 +83,7 @@ async function drive(job: NativeTransfer, socket: Socket | undefined, settings: 
   const cancellation = new Cancellation(job, signal, [socket]);
   const progress = new ProgressReporter(settings.onProgress, socket, () => cancellation.cancel('progress'), job.total);
   try {
-    const outcome = await runParked(job, progress.wanted ? (bytes) => progress.report(bytes) : undefined);
+    const outcome = await runJob<NativeOutcome>(job, progress.wanted ? (bytes) => progress.report(bytes) : undefined);
     return settle(outcome, progress, cancellation.reason, signal, socket);
   } finally {
     cancellation.detach();

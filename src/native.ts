@@ -14,7 +14,7 @@
  */
 import type * as Binding from '../native/binding';
 
-export type { CompletionChannel, NativeOutcome, NativeTransfer } from '../native/binding';
+export type { CompletionChannel, NativeOutcome, NativeProxyOutcome, NativeTransfer } from '../native/binding';
 
 /** Shared by every copy of zerosend in the process (two versions in one node_modules tree). */
 const WARNED = Symbol.for('zerosend.fallbackWarned');

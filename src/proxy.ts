@@ -9,7 +9,8 @@ import type { TLSSocket } from 'node:tls';
 
 import { descriptorOf } from './destination';
 import { AbortError, codes, invalidArgType, socketClosed, ZerosendError } from './errors';
-import { native } from './native';
+import { runJob } from './completions';
+import { native, type NativeProxyOutcome } from './native';
 import { Cancellation } from './cancellation';
 import { nativeFailure, streamFailure } from './relay-failure';
 import { claim, type Claim } from './socket-gate';
@@ -110,7 +111,7 @@ async function proxyNatively(a: Socket, b: Socket, signal: AbortSignal | undefin
   const cancellation = new Cancellation(job, signal, [a, b]);
   let ended;
   try {
-    ended = await job.run();
+    ended = await runJob<NativeProxyOutcome>(job);
   } finally {
     cancellation.detach();
     for (const release of releases) release();

@@ -11,7 +11,8 @@ import type { TLSSocket } from 'node:tls';
 import { capabilities } from './capabilities';
 import { descriptorOf, parseDestination, unsupported, type Target } from './destination';
 import { AbortError, codes, describe, invalidArgType, socketClosed, ZerosendError } from './errors';
-import { native } from './native';
+import { runJob } from './completions';
+import { native, type NativeOutcome } from './native';
 import { parseSharedOptions, type Destination, type TransferResult } from './options';
 import { Cancellation } from './cancellation';
 import { nativeFailure, streamFailure } from './relay-failure';
@@ -125,7 +126,7 @@ async function relayNatively(src: Socket, target: SpliceTarget, settings: Socket
   const progress = new RelayProgress(settings.onProgress, [src, dst]);
   let outcome;
   try {
-    outcome = await job.run(progress.wanted ? (bytes) => progress.report(bytes) : undefined);
+    outcome = await runJob<NativeOutcome>(job, progress.wanted ? (bytes) => progress.report(bytes) : undefined);
   } finally {
     cancellation.detach();
     release();

@@ -1,30 +1,33 @@
-//! One channel per JS environment through which every parked transfer reports its progress and
-//! its end.
+//! One channel per JS environment through which every parked transfer, relay and proxied
+//! connection (a "job") reports its progress and its end.
 //!
-//! Why not a promise per transfer (`Env::spawn_future`): each such promise, and each progress
+//! Why not a promise per job (`Env::spawn_future`): each such promise, and each progress
 //! callback, is a threadsafe function, i.e. one libuv async handle, and libuv walks every async
 //! handle of the loop on each wake-up of any of them. With thousands of transfers parked, every
 //! wake-up of the event loop got slower (`fs.promises.stat` p50 12 → 74 µs with 4 000 parked).
-//! Here there is one handle, whatever the number of transfers; the TypeScript side
-//! (`src/completions.ts`) routes each event to its transfer by id.
+//! Here there is one handle, whatever the number of jobs; the TypeScript side
+//! (`src/completions.ts`) routes each event to its job by id.
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{FnArgs, Function};
+use napi::bindgen_prelude::{Either, FnArgs, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{check_status, sys, Env, Result, Status};
 use napi_derive::napi;
 
-use crate::outcome::NativeOutcome;
+use crate::outcome::{NativeOutcome, NativeProxyOutcome};
 
-/// What a parked transfer reports: its progress (no outcome yet), or its end.
+/// How a job ended: a transfer or a relay, or a proxied connection (both directions).
+pub type Ended = Either<NativeOutcome, NativeProxyOutcome>;
+
+/// What a job reports: its progress (no outcome yet), or its end.
 pub struct Event {
     pub id: u32,
     pub bytes: u64,
-    pub outcome: Option<NativeOutcome>,
+    pub outcome: Option<Ended>,
 }
 
-type HandlerArgs = FnArgs<(u32, f64, Option<NativeOutcome>)>;
+type HandlerArgs = FnArgs<(u32, f64, Option<Ended>)>;
 
 /// Weak: the channel alone never keeps Node alive; `keepAlive(true)` does while transfers wait.
 type Sender = ThreadsafeFunction<Event, (), HandlerArgs, Status, false, true>;
@@ -37,11 +40,13 @@ pub struct CompletionChannel {
 
 #[napi]
 impl CompletionChannel {
-    /// `handler(id, bytes, outcome)` runs on the JS thread: progress of transfer `id` when
-    /// `outcome` is absent, its end otherwise.
+    /// `handler(id, bytes, outcome)` runs on the JS thread: progress of job `id` when `outcome`
+    /// is absent, its end otherwise.
     #[napi(constructor)]
     pub fn new(
-        #[napi(ts_arg_type = "(id: number, bytes: number, outcome?: NativeOutcome) => void")]
+        #[napi(
+            ts_arg_type = "(id: number, bytes: number, outcome?: NativeOutcome | NativeProxyOutcome) => void"
+        )]
         handler: Function<HandlerArgs, ()>,
     ) -> Result<Self> {
         let sender = handler
@@ -58,8 +63,8 @@ impl CompletionChannel {
         })
     }
 
-    /// Whether the channel keeps Node's event loop alive. On while any transfer is parked, or a
-    /// process whose only work left is a transfer would exit under it; off when none is.
+    /// Whether the channel keeps Node's event loop alive. On while any job runs, or a process
+    /// whose only work left is a parked transfer would exit under it; off when none does.
     #[napi]
     pub fn keep_alive(&self, env: Env, on: bool) -> Result<()> {
         let raw = self.sender.raw();
@@ -76,14 +81,41 @@ impl CompletionChannel {
 }
 
 impl CompletionChannel {
-    /// A handle for a transfer's task, usable from any thread.
-    pub fn sender(&self) -> Arc<Sender> {
-        Arc::clone(&self.sender)
+    /// Where job `id` reports, from any thread.
+    pub fn reporter(&self, id: u32) -> Reporter {
+        Reporter {
+            sender: Arc::clone(&self.sender),
+            id,
+        }
     }
 }
 
-/// Sends one event. NonBlocking on an unbounded queue: it only fails once the environment is
-/// being torn down, and then nobody is left to tell.
-pub fn send(sender: &Sender, event: Event) {
-    let _ = sender.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+/// One job's end of the channel.
+#[derive(Clone)]
+pub struct Reporter {
+    sender: Arc<Sender>,
+    id: u32,
+}
+
+impl Reporter {
+    pub fn progress(&self, bytes: u64) {
+        self.send(bytes, None);
+    }
+
+    pub fn ended(&self, bytes: u64, outcome: Ended) {
+        self.send(bytes, Some(outcome));
+    }
+
+    /// NonBlocking on an unbounded queue: it only fails once the environment is being torn
+    /// down, and then nobody is left to tell.
+    fn send(&self, bytes: u64, outcome: Option<Ended>) {
+        let event = Event {
+            id: self.id,
+            bytes,
+            outcome,
+        };
+        let _ = self
+            .sender
+            .call(event, ThreadsafeFunctionCallMode::NonBlocking);
+    }
 }

@@ -44,3 +44,14 @@ impl From<Outcome> for NativeOutcome {
         NativeOutcome::new(outcome.bytes, outcome.method, outcome.result)
     }
 }
+
+/// How a proxied connection ended: the byte count of each direction, and the failure if any.
+#[napi(object)]
+pub struct NativeProxyOutcome {
+    /// Bytes that reached `b` from `a`.
+    pub a_to_b: f64,
+    /// Bytes that reached `a` from `b`.
+    pub b_to_a: f64,
+    /// The failure (`code` set) or success; `bytes` is both directions together.
+    pub outcome: NativeOutcome,
+}

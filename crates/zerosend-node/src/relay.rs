@@ -1,18 +1,17 @@
 //! Socket → socket relays for the TypeScript layer: `NativeRelay` (one way, for
-//! `transfer(socket, dst)`) and `NativeProxy` (both ways, for `proxy(a, b)`). The promise lives on
-//! napi's tokio runtime; the relay itself runs on zerosend's relay threads (`RelayWorkers`: one
-//! single-threaded runtime per connection, fewer cross-thread wake-ups), parked on epoll while a
-//! side is not ready, and is cancelled through a handle of our own (napi's `AbortSignal` cannot
-//! stop a running future).
+//! `transfer(socket, dst)`) and `NativeProxy` (both ways, for `proxy(a, b)`). They report on the
+//! environment's `CompletionChannel`; the relay itself runs on zerosend's relay threads
+//! (`RelayWorkers`: one single-threaded runtime per connection, fewer cross-thread wake-ups),
+//! parked on epoll while a side is not ready, and is cancelled through a handle of our own.
 
-use napi::bindgen_prelude::{Function, PromiseRaw, Uint8Array};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{Env, Error, Result, Status};
+use napi::bindgen_prelude::{Either, Uint8Array};
+use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 use zerosend_core::{Method, Proxy, ProxyRequest, Relay, RelayRequest, RelayWorkers};
 
-use crate::outcome::NativeOutcome;
+use crate::completions::CompletionChannel;
+use crate::outcome::{NativeOutcome, NativeProxyOutcome};
 
 /// A one-way relay from a socket to a socket (or pipe), as the TypeScript layer prepared it.
 #[napi(object)]
@@ -45,48 +44,47 @@ impl NativeRelay {
         }
     }
 
-    /// Dups both descriptors and relays until the source ends. `onProgress(bytes)` is called at
-    /// most once per 2 MiB; it does not keep Node alive. The promise always resolves: failures
-    /// (including a failed `dup()`) are in the outcome, whose `method` is `splice`.
-    #[napi(ts_return_type = "Promise<NativeOutcome>")]
-    pub fn run<'env>(
+    /// Dups both descriptors and relays until the source ends, reporting on `channel` as job
+    /// `id`: its end (a `NativeOutcome` whose `method` is `splice`; failures, including a failed
+    /// `dup()`, are in it), and with `reportProgress` its progress at most once per 2 MiB.
+    #[napi]
+    pub fn run(
         &mut self,
-        env: &'env Env,
-        on_progress: Option<Function<'env, f64, ()>>,
-    ) -> Result<PromiseRaw<'env, NativeOutcome>> {
+        channel: &CompletionChannel,
+        id: u32,
+        report_progress: bool,
+    ) -> Result<()> {
         let request = self.request.take().ok_or_else(run_once)?;
-        let progress = on_progress
-            .map(|f| {
-                f.build_threadsafe_function::<f64>()
-                    .callee_handled::<false>()
-                    .weak::<true>()
-                    .build()
-            })
-            .transpose()?;
         let opened = Relay::open(RelayRequest {
             src_fd: request.src_fd,
             dst_fd: request.dst_fd,
             prefix: request.prefix.map(|p| p.to_vec()).unwrap_or_default(),
             end: request.end,
         });
+        let reporter = channel.reporter(id);
         let cancel = self.cancel.clone();
-        env.spawn_future(async move {
-            let relay = match opened {
-                Ok(relay) => relay,
-                Err(failure) => return Ok(NativeOutcome::failed(Method::Splice, failure)),
-            };
-            let running = RelayWorkers::global().run(relay.run(cancel, move |bytes| {
-                if let Some(progress) = &progress {
-                    // NonBlocking: progress is advisory, never a reason to stall the relay.
-                    progress.call(bytes as f64, ThreadsafeFunctionCallMode::NonBlocking);
+        napi::bindgen_prelude::spawn(async move {
+            let outcome = match opened {
+                Ok(relay) => {
+                    let progress_reporter = reporter.clone();
+                    let progress = move |bytes| {
+                        if report_progress {
+                            progress_reporter.progress(bytes);
+                        }
+                    };
+                    match RelayWorkers::global()
+                        .run(relay.run(cancel, progress))
+                        .await
+                    {
+                        Ok(outcome) => NativeOutcome::from(outcome),
+                        Err(failure) => NativeOutcome::failed(Method::Splice, failure),
+                    }
                 }
-            }));
-            // The threadsafe function is dropped with the relay's future: nothing keeps Node alive.
-            Ok(match running.await {
-                Ok(outcome) => NativeOutcome::from(outcome),
                 Err(failure) => NativeOutcome::failed(Method::Splice, failure),
-            })
-        })
+            };
+            reporter.ended(outcome.bytes as u64, Either::A(outcome));
+        });
+        Ok(())
     }
 
     /// Stops the relay within one system call; the outcome then reports `ABORT_ERR` with the
@@ -117,17 +115,6 @@ pub struct NativeProxyRequest {
     pub b_to_a_prefix: Option<Uint8Array>,
 }
 
-/// How a proxied connection ended: the byte count of each direction, and the failure if any.
-#[napi(object)]
-pub struct NativeProxyOutcome {
-    /// Bytes that reached `b` from `a`.
-    pub a_to_b: f64,
-    /// Bytes that reached `a` from `b`.
-    pub b_to_a: f64,
-    /// The failure (`code` set) or success; `bytes` is both directions together.
-    pub outcome: NativeOutcome,
-}
-
 /// Both directions of a proxied connection, each over its own pipe; an end on one side is
 /// passed on as a half-close of the other.
 #[napi]
@@ -146,10 +133,10 @@ impl NativeProxy {
         }
     }
 
-    /// Dups both descriptors and relays both ways until both sides have ended or either fails.
-    /// The promise always resolves: failures are in the outcome.
-    #[napi(ts_return_type = "Promise<NativeProxyOutcome>")]
-    pub fn run<'env>(&mut self, env: &'env Env) -> Result<PromiseRaw<'env, NativeProxyOutcome>> {
+    /// Dups both descriptors and relays both ways until both sides have ended or either fails,
+    /// then reports on `channel` as job `id` (a `NativeProxyOutcome`; failures are in it).
+    #[napi]
+    pub fn run(&mut self, channel: &CompletionChannel, id: u32) -> Result<()> {
         let request = self.request.take().ok_or_else(run_once)?;
         let opened = Proxy::open(ProxyRequest {
             a_fd: request.a_fd,
@@ -163,38 +150,32 @@ impl NativeProxy {
                 .map(|p| p.to_vec())
                 .unwrap_or_default(),
         });
+        let reporter = channel.reporter(id);
         let cancel = self.cancel.clone();
-        env.spawn_future(async move {
-            let proxy = match opened {
-                Ok(proxy) => proxy,
-                Err(failure) => {
-                    return Ok(NativeProxyOutcome {
-                        a_to_b: 0.0,
-                        b_to_a: 0.0,
-                        outcome: NativeOutcome::failed(Method::Splice, failure),
-                    })
-                }
+        napi::bindgen_prelude::spawn(async move {
+            let ended = match opened {
+                Ok(proxy) => RelayWorkers::global().run(proxy.run(cancel)).await,
+                Err(failure) => Err(failure),
             };
-            let ended = match RelayWorkers::global().run(proxy.run(cancel)).await {
-                Ok(ended) => ended,
-                Err(failure) => {
-                    return Ok(NativeProxyOutcome {
-                        a_to_b: 0.0,
-                        b_to_a: 0.0,
-                        outcome: NativeOutcome::failed(Method::Splice, failure),
-                    })
-                }
+            let outcome = match ended {
+                Ok(ended) => NativeProxyOutcome {
+                    a_to_b: ended.a_to_b as f64,
+                    b_to_a: ended.b_to_a as f64,
+                    outcome: NativeOutcome::new(
+                        ended.a_to_b + ended.b_to_a,
+                        Method::Splice,
+                        ended.result,
+                    ),
+                },
+                Err(failure) => NativeProxyOutcome {
+                    a_to_b: 0.0,
+                    b_to_a: 0.0,
+                    outcome: NativeOutcome::failed(Method::Splice, failure),
+                },
             };
-            Ok(NativeProxyOutcome {
-                a_to_b: ended.a_to_b as f64,
-                b_to_a: ended.b_to_a as f64,
-                outcome: NativeOutcome::new(
-                    ended.a_to_b + ended.b_to_a,
-                    Method::Splice,
-                    ended.result,
-                ),
-            })
-        })
+            reporter.ended(outcome.outcome.bytes as u64, Either::B(outcome));
+        });
+        Ok(())
     }
 
     /// Stops both directions within one system call; the outcome then reports `ABORT_ERR`.

@@ -1,13 +1,13 @@
 use std::path::PathBuf;
 
-use napi::bindgen_prelude::{Either3, Uint8ArraySlice};
+use napi::bindgen_prelude::{Either, Either3, Uint8ArraySlice};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 use zerosend_core::limits::FIRST_STEP_BYTES;
 use zerosend_core::{drive, Method, Progress, Request, SourceSpec, Transfer};
 
-use crate::completions::{self, CompletionChannel, Event};
+use crate::completions::CompletionChannel;
 use crate::outcome::NativeOutcome;
 
 /// Methods by number, as `startTransfer()` takes and reports them: the order of `METHODS` in
@@ -130,8 +130,8 @@ impl NativeTransfer {
     }
 
     /// Drives the rest of the transfer, parked on epoll while the destination is full, and
-    /// reports on `channel` as transfer `id`: its end, and with `reportProgress` its progress at
-    /// most once per 2 MiB sent.
+    /// reports on `channel` as job `id`: its end (a `NativeOutcome`), and with `reportProgress`
+    /// its progress at most once per 2 MiB sent.
     #[napi]
     pub fn run(
         &mut self,
@@ -142,25 +142,16 @@ impl NativeTransfer {
         let Some(transfer) = self.transfer.take() else {
             return Err(Error::new(Status::InvalidArg, "run() runs once"));
         };
-        let sender = channel.sender();
+        let reporter = channel.reporter(id);
         let cancel = self.cancel.clone();
         napi::bindgen_prelude::spawn(async move {
             let outcome = drive(transfer, cancel, |bytes| {
                 if report_progress {
-                    completions::send(
-                        &sender,
-                        Event {
-                            id,
-                            bytes,
-                            outcome: None,
-                        },
-                    );
+                    reporter.progress(bytes);
                 }
             })
             .await;
-            let bytes = outcome.bytes;
-            let outcome = Some(NativeOutcome::from(outcome));
-            completions::send(&sender, Event { id, bytes, outcome });
+            reporter.ended(outcome.bytes, Either::A(NativeOutcome::from(outcome)));
         });
         Ok(())
     }
