@@ -10,7 +10,8 @@ import { AUTO_FILE_METHODS, hasNative, nativeTest } from './helpers/native';
 
 import test from 'ava';
 
-import { createStaticServer, type ServedInfo, type StaticServerOptions } from '../src';
+import { createStaticServer, transfer, type ServedInfo, type StaticServerOptions } from '../src';
+import { collect, socketPair, tempDir } from './helpers/net';
 import { curl, curlRaw, listen, makeSite, rawRequest } from './helpers/static-site';
 
 const site = makeSite();
@@ -63,6 +64,33 @@ test('the body goes through transfer() (sendfile on Linux), the log says so', as
   t.is(info!.bytes, site.files['style.css']!.length);
   t.true(['sendfile', 'splice', 'mmap', 'copy', 'stream'].includes(info!.method));
   t.true(AUTO_FILE_METHODS.includes(info!.method), info!.method);
+});
+
+nativeTest("the default sends bodies by sendfile even to a client on this machine, where transfer()'s auto would mmap", async (t) => {
+  const big = Buffer.alloc(2 * 1024 * 1024, 7);
+  const root = tempDir('zs-static-auto-');
+  writeFileSync(join(root, 'big.bin'), big);
+  writeFileSync(join(root, 'data.bin'), data); // 100 000 bytes: transfer()'s auto would copy
+  await withServer(
+    {},
+    async (url, served) => {
+      t.true((await curl(`${url}/big.bin`)).body.equals(big));
+      t.true((await curl(`${url}/data.bin`)).body.equals(data));
+      t.deepEqual(
+        served.map((info) => info.method),
+        ['sendfile', 'sendfile'],
+      );
+    },
+    root,
+  );
+  // The same file through transfer() to a loopback peer: auto picks for that one transfer's speed.
+  const pair = await socketPair();
+  const received = collect(pair.server);
+  const result = await transfer(join(root, 'big.bin'), pair.client);
+  pair.client.end();
+  t.is(result.method, 'mmap');
+  t.true((await received).equals(big));
+  pair.close();
 });
 
 nativeTest('options.method chooses how bodies go out: every method, whole files and ranges exact', async (t) => {

@@ -7,7 +7,7 @@
 // and Last-Modified on, no logging), serving <dir> on 127.0.0.1:<port>. Names:
 //   zerosend           createStaticServer() (open-file cache on)
 //   zerosend-nocache   createStaticServer({ openFileCache: false })
-//   zerosend-sendfile  createStaticServer({ method: 'sendfile' }): bodies by sendfile whatever the client
+//   zerosend-mmap      createStaticServer({ method: 'mmap' }): the alternative for clients on this machine
 //   serve-static       serve-static (send) on node:http
 //   fastify-static     fastify + @fastify/static
 //   sirv               sirv on node:http (dev: false: it indexes the folder at start)
@@ -32,9 +32,9 @@ async function start() {
   switch (name) {
     case 'zerosend':
     case 'zerosend-nocache':
-    case 'zerosend-sendfile': {
+    case 'zerosend-mmap': {
       const { createStaticServer } = require(path.resolve(dist, 'index.js'));
-      const options = { 'zerosend-nocache': { openFileCache: false }, 'zerosend-sendfile': { method: 'sendfile' } }[name];
+      const options = { 'zerosend-nocache': { openFileCache: false }, 'zerosend-mmap': { method: 'mmap' } }[name];
       return createStaticServer(root, options ?? {});
     }
     case 'serve-static': {

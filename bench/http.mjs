@@ -49,7 +49,7 @@ const duration = Number(flags.duration ?? 5);
 const connections = Number(flags.connections ?? 32);
 const dist = path.resolve(flags.dist ?? path.join(repo, 'dist'));
 const dir = path.resolve(flags.dir ?? path.join(os.tmpdir(), 'zerosend-bench-http'));
-const ALL_SERVERS = ['zerosend', 'zerosend-nocache', 'zerosend-sendfile', 'serve-static', 'fastify-static', 'sirv', 'node-streams', 'nginx'];
+const ALL_SERVERS = ['zerosend', 'zerosend-nocache', 'zerosend-mmap', 'serve-static', 'fastify-static', 'sirv', 'node-streams', 'nginx'];
 const wanted = (flags.servers ?? ALL_SERVERS.join(',')).split(',');
 
 const has = (command, args = ['--version']) => spawnSync(command, args, { stdio: 'ignore' }).error === undefined;

@@ -14,10 +14,11 @@ import { ProgressReporter } from './progress';
 type NativeTarget = Exclude<Target, { kind: 'stream' }>;
 
 /**
- * `startTransfer()` takes and reports a method as its index in `METHODS`; a transfer that finished
- * at once comes back as the number `bytes * METHOD_CODE_SPAN + index`.
+ * `startTransfer()` takes and reports a method as its index in `METHODS` (or `AUTO_FOR_SERVER`);
+ * a transfer that finished at once comes back as the number `bytes * METHOD_CODE_SPAN + index`.
  */
 const METHOD_CODE_SPAN = 8;
+const AUTO_FOR_SERVER = METHODS.length;
 
 type Started = ReturnType<NonNullable<typeof native>['startTransfer']>;
 
@@ -57,7 +58,7 @@ function start(source: SourceSpec, destFd: number, socket: Socket | undefined, s
     destFd,
     settings.offset,
     settings.length ?? -1,
-    METHODS.indexOf(settings.method),
+    settings.method === 'auto' && settings.forServer ? AUTO_FOR_SERVER : METHODS.indexOf(settings.method),
     settings.prefix ?? null,
     socket !== undefined,
   );

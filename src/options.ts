@@ -51,11 +51,20 @@ export interface TransferResult {
  */
 export const METHODS: readonly Method[] = ['auto', 'sendfile', 'splice', 'mmap', 'copy'];
 
+/**
+ * An option key only zerosend's own static server sets: with `method: 'auto'`, choose for the
+ * least CPU per byte in this process rather than for this one transfer's speed — sendfile to
+ * every socket peer, local ones too (see `Goal` in crates/zerosend-core/src/auto.rs).
+ */
+export const FOR_SERVER = Symbol('zerosend.forServer');
+
 /** The validated options, with defaults filled in. */
 export interface Settings {
   offset: number;
   length: number | undefined;
   method: Method;
+  /** `auto` as a server wants it: see `FOR_SERVER`. */
+  forServer: boolean;
   prefix: Uint8Array | undefined;
   onProgress: ((progress: TransferProgress) => void) | undefined;
   signal: AbortSignal | undefined;
@@ -112,6 +121,7 @@ export function parseOptions(options: unknown): Settings {
     offset: parseByteCount('options.offset', o.offset) ?? 0,
     length: parseByteCount('options.length', o.length),
     method,
+    forServer: (options as { [FOR_SERVER]?: unknown })[FOR_SERVER] === true,
     ...parseSharedOptions(o),
   };
 }

@@ -73,11 +73,11 @@ export interface ServeStaticOptions {
   /** Called once per request the middleware answered, e.g. for an access log. */
   onServed?: (req: IncomingMessage, res: ServerResponse, info: ServedInfo) => void;
   /**
-   * The `transfer()` method for file bodies. Default `'auto'`: sendfile to remote clients, and to
-   * a client on this machine whatever moves the bytes fastest (mmap for large files: the client
-   * then copies CPU-cache-hot bytes, for the lowest CPU per byte of the two processes together).
-   * `'sendfile'` keeps this server's own CPU lowest when its client shares the machine (e.g. a
-   * local reverse proxy), at the cost of that client's. TLS connections always use streams.
+   * The `transfer()` method for file bodies. Default `'auto'`, chosen for a server: sendfile to
+   * every client, those on this machine included (the least server CPU per byte, as nginx), a
+   * copy where sendfile cannot. `'mmap'` moves more bytes per second to a client on this machine
+   * (e.g. a local reverse proxy) for large files, at more server CPU per byte and less CPU in
+   * that client; see README, *Performance*. TLS connections always use streams.
    */
   method?: Method;
 }

@@ -22,7 +22,7 @@ import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 import { codes } from '../errors';
-import type { Method } from '../options';
+import { FOR_SERVER, type Method, type TransferOptions } from '../options';
 import { transfer } from '../transfer';
 import type { BodyMethod } from './options';
 
@@ -74,7 +74,14 @@ export async function sendFileBody(
   outgoing._headerSent = true;
   try {
     const encrypted = (socket as { encrypted?: boolean }).encrypted === true;
-    const result = await transfer(fd, socket, { prefix, offset, length, method: encrypted ? 'auto' : method });
+    const result = await transfer(fd, socket, {
+      prefix,
+      offset,
+      length,
+      method: encrypted ? 'auto' : method,
+      // A server's own core is what runs out: sendfile to clients on this machine too.
+      [FOR_SERVER]: true,
+    } as TransferOptions);
     res.end();
     return { bytes: result.bytes - prefix.length, method: result.method };
   } catch (error) {

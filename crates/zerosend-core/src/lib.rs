@@ -28,4 +28,4 @@ pub use error::Failure;
 pub use pipe_pool::idle_count as idle_pipes;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use relay::{Proxy, ProxyOutcome, ProxyRequest, Relay, RelayRequest, RelayWorkers};
-pub use transfer::{Progress, Request, SourceSpec, Transfer};
+pub use transfer::{Choice, Progress, Request, SourceSpec, Transfer};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use nix::errno::Errno;
 
-use crate::auto;
+use crate::auto::{self, Goal};
 use crate::dest::{is_unsupported, Dest};
 use crate::engine::{CallError, Engine, Method, Sent, Span};
 use crate::error::Failure;
@@ -32,10 +32,23 @@ pub struct Request {
     pub offset: u64,
     /// `None`: to the end of the file.
     pub length: Option<u64>,
-    /// `None`: choose ([`crate::auto`]), and fall back to a copy where the choice cannot work.
-    pub method: Option<Method>,
+    pub method: Choice,
     /// Bytes sent before the file, in the same packets where the OS allows.
     pub prefix: Vec<u8>,
+}
+
+/// Which engine a transfer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// `auto`: chosen per destination and length ([`crate::auto`]); for a peer on this machine,
+    /// what moves this one transfer fastest. Falls back to a copy where the choice cannot work.
+    Auto,
+    /// `auto` for a server under load: sendfile to every socket peer, those on this machine
+    /// included, for the least CPU per byte in this process ([`crate::auto`]). Falls back like
+    /// `Auto`.
+    AutoLeastCpu,
+    /// Exactly this engine: a failure is reported, never worked around.
+    Exact(Method),
 }
 
 /// Where a step left the transfer.
@@ -110,19 +123,20 @@ impl Transfer {
         let length = resolve_range(src.size(), request.offset, request.length)?;
         let dst = dest(request.dest_fd)?;
         let method = match request.method {
-            Some(method) if !method.is_available() => {
+            Choice::Exact(method) if !method.is_available() => {
                 return Err(Failure::Unsupported {
                     method,
                     errno: Errno::ENOSYS,
                     syscall: method.as_str(),
                 })
             }
-            Some(method) => method,
-            None => auto::choose(&dst, length),
+            Choice::Exact(method) => method,
+            Choice::Auto => auto::choose(&dst, length, Goal::Fastest),
+            Choice::AutoLeastCpu => auto::choose(&dst, length, Goal::LeastCpu),
         };
         Ok(Transfer {
             engine: Engine::new(method),
-            may_fall_back: request.method.is_none(),
+            may_fall_back: !matches!(request.method, Choice::Exact(_)),
             src,
             dst,
             offset: request.offset,

@@ -19,7 +19,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use tokio_util::sync::CancellationToken;
 use zerosend_core::limits::{call_len, MAX_SYSCALL_BYTES, STEP_BYTES};
-use zerosend_core::{drive, Failure, Method, Request, SourceSpec, Transfer};
+use zerosend_core::{drive, Choice, Failure, Method, Request, SourceSpec, Transfer};
 
 /// The run's seed: `ZEROSEND_PROPTEST_SEED`, or a fresh one, printed either way.
 fn seed() -> u64 {
@@ -188,7 +188,7 @@ fn open(
         dest_fd: dest.as_raw_fd(),
         offset,
         length,
-        method: None,
+        method: Choice::Auto,
         prefix: b"prefix".to_vec(),
     })
 }
@@ -327,7 +327,7 @@ proptest! {
             dest_fd: ours.as_raw_fd(),
             offset,
             length: Some(length),
-            method: Some(method),
+            method: Choice::Exact(method),
             prefix: Vec::new(),
         })
         .unwrap();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use zerosend_core::limits::STEP_BYTES;
-use zerosend_core::{drive, Failure, Method, Progress, Request, SourceSpec, Transfer};
+use zerosend_core::{drive, Choice, Failure, Method, Progress, Request, SourceSpec, Transfer};
 
 fn temp_file(name: &str, data: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("zerosend-core-{}", std::process::id()));
@@ -42,7 +42,7 @@ fn reader(mut peer: UnixStream) -> thread::JoinHandle<Vec<u8>> {
     })
 }
 
-fn request(path: &Path, dest: &UnixStream, method: Option<Method>) -> Request {
+fn request(path: &Path, dest: &UnixStream, method: Choice) -> Request {
     Request {
         source: SourceSpec::Path(path.to_path_buf()),
         dest_fd: dest.as_raw_fd(),
@@ -62,7 +62,7 @@ fn every_method_delivers_every_size_exactly() {
         for method in Method::ALL {
             let (ours, peer) = UnixStream::pair().unwrap();
             let read = reader(peer);
-            let mut req = request(&path, &ours, Some(method));
+            let mut req = request(&path, &ours, Choice::Exact(method));
             req.prefix = b"HEAD".to_vec();
             let transfer = Transfer::open(req).unwrap();
             assert_eq!(transfer.total(), 4 + size as u64);
@@ -97,7 +97,7 @@ fn slices_and_fd_sources_leave_the_callers_position_alone() {
             source: SourceSpec::Fd(file.as_raw_fd()),
             offset: 4097,
             length: Some(100_001),
-            ..request(&path, &ours, Some(method))
+            ..request(&path, &ours, Choice::Exact(method))
         };
         let outcome = rt.block_on(drive(
             Transfer::open(req).unwrap(),
@@ -119,7 +119,7 @@ fn range_errors_are_reported_before_anything_is_sent() {
     let (ours, _peer) = UnixStream::pair().unwrap();
     let past_end = Request {
         offset: 101,
-        ..request(&path, &ours, None)
+        ..request(&path, &ours, Choice::Auto)
     };
     assert_eq!(
         Transfer::open(past_end).err().unwrap().code(),
@@ -128,15 +128,15 @@ fn range_errors_are_reported_before_anything_is_sent() {
     let too_long = Request {
         offset: 50,
         length: Some(51),
-        ..request(&path, &ours, None)
+        ..request(&path, &ours, Choice::Auto)
     };
     assert_eq!(
         Transfer::open(too_long).err().unwrap().code(),
         "ERR_ZEROSEND_SHORT_FILE"
     );
-    let missing = request(&path.with_extension("missing"), &ours, None);
+    let missing = request(&path.with_extension("missing"), &ours, Choice::Auto);
     assert_eq!(Transfer::open(missing).err().unwrap().code(), "ENOENT");
-    let dir = request(path.parent().unwrap(), &ours, None);
+    let dir = request(path.parent().unwrap(), &ours, Choice::Auto);
     assert_eq!(Transfer::open(dir).err().unwrap().code(), "EISDIR");
 }
 
@@ -147,7 +147,7 @@ fn a_full_socket_parks_the_step_and_progress_comes_per_step() {
     let rt = runtime();
     for method in Method::ALL {
         let (ours, peer) = UnixStream::pair().unwrap();
-        let mut transfer = Transfer::open(request(&path, &ours, Some(method))).unwrap();
+        let mut transfer = Transfer::open(request(&path, &ours, Choice::Exact(method))).unwrap();
         // Nobody reads yet: the first step must stop at EAGAIN, not block.
         assert_eq!(
             transfer.step(u64::MAX),
@@ -176,7 +176,7 @@ fn cancelling_a_parked_transfer_reports_what_was_sent() {
     for method in Method::ALL {
         let (ours, mut peer) = UnixStream::pair().unwrap();
         let cancel = CancellationToken::new();
-        let transfer = Transfer::open(request(&path, &ours, Some(method))).unwrap();
+        let transfer = Transfer::open(request(&path, &ours, Choice::Exact(method))).unwrap();
         let outcome = rt.block_on(async {
             let trigger = cancel.clone();
             tokio::spawn(async move {
@@ -200,7 +200,7 @@ fn a_file_truncated_mid_transfer_is_a_short_file_for_every_method() {
         let data = pattern(24 << 20);
         let path = temp_file(&format!("truncate-{method}"), &data);
         let (ours, peer) = UnixStream::pair().unwrap();
-        let mut transfer = Transfer::open(request(&path, &ours, Some(method))).unwrap();
+        let mut transfer = Transfer::open(request(&path, &ours, Choice::Exact(method))).unwrap();
         assert_eq!(transfer.step(u64::MAX), Ok(Progress::WouldBlock));
         OpenOptions::new()
             .write(true)
@@ -234,7 +234,7 @@ fn an_append_only_destination_falls_back_to_copy_only_for_auto() {
             dest_fd: dest.as_raw_fd(),
             offset: 0,
             length: None,
-            method: Some(method),
+            method: Choice::Exact(method),
             prefix: Vec::new(),
         };
         let mut transfer = Transfer::open(req).unwrap();
@@ -250,7 +250,7 @@ fn an_append_only_destination_falls_back_to_copy_only_for_auto() {
         dest_fd: dest.as_raw_fd(),
         offset: 0,
         length: None,
-        method: None,
+        method: Choice::Auto,
         prefix: Vec::new(),
     };
     let mut transfer = Transfer::open(req).unwrap();
@@ -267,7 +267,7 @@ fn a_peer_that_goes_away_is_epipe() {
     let rt = runtime();
     for method in Method::ALL {
         let (ours, peer) = UnixStream::pair().unwrap();
-        let transfer = Transfer::open(request(&path, &ours, Some(method))).unwrap();
+        let transfer = Transfer::open(request(&path, &ours, Choice::Exact(method))).unwrap();
         drop(peer);
         let outcome = rt.block_on(drive(transfer, CancellationToken::new(), |_| {}));
         let code = outcome.result.unwrap_err().code();
@@ -292,7 +292,7 @@ fn a_borrowed_first_step_then_owned_descriptors_survive_the_caller_closing_its_o
         ours.set_nonblocking(known_nonblocking).unwrap();
         let req = Request {
             source: SourceSpec::Fd(file.as_raw_fd()),
-            ..request(&path, &ours, Some(method))
+            ..request(&path, &ours, Choice::Exact(method))
         };
         // SAFETY: `file` and `ours` stay open until own_descriptors() below.
         let mut transfer = unsafe { Transfer::open_borrowed(req, known_nonblocking) }.unwrap();
@@ -320,17 +320,18 @@ fn auto_picks_by_peer_and_length() {
     let small = temp_file("auto-small", &pattern(100_000));
     let mid = temp_file("auto-mid", &pattern(512 * 1024));
     let large = temp_file("auto-large", &pattern(2 << 20));
-    let chosen = |path: &PathBuf, fd: i32| {
+    let chosen_for = |goal: Choice, path: &PathBuf, fd: i32| {
         let req = Request {
             source: SourceSpec::Path(path.clone()),
             dest_fd: fd,
             offset: 0,
             length: None,
-            method: None,
+            method: goal,
             prefix: Vec::new(),
         };
         Transfer::open(req).unwrap().method()
     };
+    let chosen = |path: &PathBuf, fd: i32| chosen_for(Choice::Auto, path, fd);
     let (unix, _unix_peer) = UnixStream::pair().unwrap();
     assert_eq!(chosen(&small, unix.as_raw_fd()), Method::Sendfile);
     assert_eq!(chosen(&mid, unix.as_raw_fd()), Method::Sendfile);
@@ -348,6 +349,12 @@ fn auto_picks_by_peer_and_length() {
         Method::Mmap,
         "a loopback peer"
     );
+    // A server asking for the least CPU gets sendfile whatever the peer.
+    for path in [&tiny, &small, &mid, &large] {
+        for fd in [unix.as_raw_fd(), tcp.as_raw_fd()] {
+            assert_eq!(chosen_for(Choice::AutoLeastCpu, path, fd), Method::Sendfile);
+        }
+    }
     let out = temp_file("auto-out", b"");
     let file = OpenOptions::new().write(true).open(&out).unwrap();
     assert_eq!(

@@ -5,19 +5,21 @@ use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 use zerosend_core::limits::FIRST_STEP_BYTES;
-use zerosend_core::{drive, Method, Progress, Request, SourceSpec, Transfer};
+use zerosend_core::{drive, Choice, Method, Progress, Request, SourceSpec, Transfer};
 
 use crate::completions::CompletionChannel;
 use crate::outcome::NativeOutcome;
 
 /// Methods by number, as `startTransfer()` takes and reports them: the order of `METHODS` in
-/// `src/options.ts`. Index 0 asks for `auto`; a transfer reports the method that ran (1–4).
-const METHOD_CODES: [Option<Method>; 5] = [
-    None,
-    Some(Method::Sendfile),
-    Some(Method::Splice),
-    Some(Method::Mmap),
-    Some(Method::Copy),
+/// `src/options.ts`, then `auto` for a server (`AUTO_FOR_SERVER` in `src/native-transfer.ts`). A
+/// transfer reports the method that ran (1–4).
+const METHOD_CODES: [Choice; 6] = [
+    Choice::Auto,
+    Choice::Exact(Method::Sendfile),
+    Choice::Exact(Method::Splice),
+    Choice::Exact(Method::Mmap),
+    Choice::Exact(Method::Copy),
+    Choice::AutoLeastCpu,
 ];
 
 /// How many method codes fit below one byte of the success result: `bytes * 8 + method code`.
@@ -29,7 +31,7 @@ const METHOD_CODE_SPAN: f64 = 8.0;
 ///
 /// - `destFd`: the destination; the native side writes to its own `dup()` once it must park.
 /// - `offset`, `length`: the file range (`length` < 0: to the end of the file).
-/// - `method`: a code of `METHOD_CODES` (0 = `auto`).
+/// - `method`: a code of `METHOD_CODES` (0 = `auto`, 5 = `auto` for a server).
 /// - `prefix`: bytes sent before the file, in the same packets as its first bytes where the OS
 ///   allows.
 /// - `destIsSocket`: the destination is a Node socket (always non-blocking): skips checking it.
@@ -66,7 +68,11 @@ pub fn start_transfer(
         })?,
         prefix: prefix.map(|p| p.to_vec()).unwrap_or_default(),
     };
-    let method = request.method.unwrap_or(Method::Sendfile);
+    // What a failure to open reports: nothing ran yet.
+    let method = match request.method {
+        Choice::Exact(method) => method,
+        Choice::Auto | Choice::AutoLeastCpu => Method::Sendfile,
+    };
     // SAFETY: the caller's descriptors stay open for this synchronous call (JS cannot run
     // meanwhile), and the transfer owns dups before it outlives the call (below).
     let mut transfer = match unsafe { Transfer::open_borrowed(request, dest_is_socket) } {
@@ -97,7 +103,7 @@ pub fn start_transfer(
 fn method_code(method: Method) -> f64 {
     METHOD_CODES
         .iter()
-        .position(|code| *code == Some(method))
+        .position(|code| *code == Choice::Exact(method))
         .expect("every method has a code") as f64
 }
 
