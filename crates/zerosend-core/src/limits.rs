@@ -10,8 +10,10 @@ pub const STEP_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The first step runs on the caller's thread (the JS thread, for Node) to save a thread hop for
 /// small files; it is kept short because a cold page cache makes the kernel read from disk here.
-/// 256 KiB holds the JS thread ≤ 0.13 ms warm, 0.6 ms cold (2 MiB: 0.57 ms, 3.6 ms), for 8% more
-/// CPU on a 1 MiB transfer, which now takes one thread hop.
+/// 256 KiB holds the JS thread ≤ 0.13 ms warm, 0.6 ms cold (2 MiB: 0.57 ms, 3.6 ms). A 1 MiB
+/// transfer then takes one thread hop (~100 µs of CPU: mmap at 1 MiB runs at 0.8× its raw loop,
+/// 1.03× with a 1 MiB first step), but a 1 MiB first step halved the static server's throughput
+/// for 1 MiB files under load (bench/http.mjs: 3.11 → 1.46 GB/s), so 256 KiB it is.
 pub const FIRST_STEP_BYTES: u64 = 256 * 1024;
 
 /// How many bytes one call may ask for: what is left, what is left of this step, and the kernel's
