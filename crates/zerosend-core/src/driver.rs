@@ -1,7 +1,13 @@
 //! Drives a transfer to its end on a tokio runtime: step, and on `EAGAIN` park on the
 //! destination's readiness (epoll), which costs nothing while parked.
 
+use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
+
+use nix::errno::Errno;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -29,11 +35,16 @@ pub async fn drive(
     cancel: CancellationToken,
     mut on_progress: impl FnMut(u64) + Send,
 ) -> Outcome {
-    let result = tokio::select! {
-        // Checked first, so a cancelled transfer makes no further system call.
-        biased;
-        () = cancel.cancelled() => Err(Failure::Cancelled),
-        result = run(&mut transfer, &mut on_progress) => result,
+    let result = {
+        let running = pin!(run(&mut transfer, &mut on_progress));
+        tokio::select! {
+            // Checked first, so a cancelled transfer makes no further system call.
+            biased;
+            () = cancel.cancelled() => Err(Failure::Cancelled),
+            // A panic is a bug of ours, but it must still end the transfer with an outcome: whoever
+            // waits for it (a JS promise, a process kept alive for it) would otherwise wait forever.
+            result = CatchPanic(running) => result.unwrap_or(Err(Failure::os(Errno::EIO, "transfer"))),
+        }
     };
     Outcome {
         bytes: transfer.bytes(),
@@ -72,6 +83,22 @@ async fn run(transfer: &mut Transfer, on_progress: &mut impl FnMut(u64)) -> Resu
     }
 }
 
+/// Polls a future, turning a panic inside it into `Err(())`.
+struct CatchPanic<'a, F>(Pin<&'a mut F>);
+
+impl<F: Future> Future for CatchPanic<'_, F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
 /// The destination as epoll sees it. Holds the number only: the transfer owns the descriptor.
 struct Watched(RawFd);
 
@@ -89,6 +116,6 @@ fn watch(fd: RawFd) -> Result<AsyncFd<Watched>, Failure> {
 }
 
 fn io_failure(e: std::io::Error, syscall: &'static str) -> Failure {
-    let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
     Failure::os(errno, syscall)
 }
