@@ -48,10 +48,12 @@ export async function runNative(source: SourceSpec, target: NativeTarget, settin
   }
 }
 
-/** Opens the source and makes the first attempt, on this thread: a small file is done here. */
+/**
+ * Opens the source and makes the first attempt, on this thread: a small file is done here. An
+ * aborted signal was already refused, with nothing awaited since: by `transfer()`, or by `claim()`.
+ */
 function start(source: SourceSpec, destFd: number, socket: Socket | undefined, settings: Settings): Started {
   if (!native) throw new Error('runNative() needs the native binding');
-  if (settings.signal?.aborted) throw new AbortError(0, settings.signal.reason);
   return native.startTransfer(
     source.kind === 'path' ? source.path : null,
     source.kind === 'fd' ? source.fd : -1,

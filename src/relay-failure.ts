@@ -8,7 +8,6 @@ import { AbortError, socketClosed, ZerosendError } from './errors';
 import type { NativeOutcome } from '../native/binding';
 import type { CancelReason } from './cancellation';
 
-
 /** The error for a failed native outcome; `bytes` is what reached the destination(s). */
 export function nativeFailure(
   outcome: NativeOutcome,

@@ -37,26 +37,22 @@ impl Dest {
     /// `nonblocking_socket`: the caller knows it is a non-blocking socket (every Node socket is),
     /// which saves an `fstat()` and an `fcntl()`.
     pub fn borrow_raw(raw: RawFd, nonblocking_socket: bool) -> Result<Self, Failure> {
-        if raw < 0 {
-            return Err(Failure::os(Errno::EBADF, "fstat"));
-        }
+        let fd = Descriptor::borrowed(raw)?;
         if nonblocking_socket {
             return Ok(Dest {
                 nonblocking: None,
-                fd: Descriptor::Borrowed(raw),
+                fd,
                 kind: DestKind::Socket,
             });
         }
-        Self::from_descriptor(Descriptor::Borrowed(raw))
+        Self::from_descriptor(fd)
     }
 
     /// Replaces a borrowed number by our own dup (the flags guard follows it).
     pub fn own(&mut self) -> Result<(), Failure> {
-        if let Descriptor::Borrowed(raw) = self.fd {
-            self.fd = Descriptor::Borrowed(raw).into_owned()?;
-            if let Some(guard) = &mut self.nonblocking {
-                guard.retarget(self.fd.raw());
-            }
+        self.fd.own()?;
+        if let Some(guard) = &mut self.nonblocking {
+            guard.retarget(self.fd.raw());
         }
         Ok(())
     }

@@ -27,18 +27,12 @@ impl Source {
 
     /// Reads from the caller's own number, for a synchronous first attempt only.
     pub fn borrow_raw(raw: RawFd) -> Result<Self, Failure> {
-        if raw < 0 {
-            return Err(Failure::os(Errno::EBADF, "fstat"));
-        }
-        Self::from_descriptor(Descriptor::Borrowed(raw))
+        Self::from_descriptor(Descriptor::borrowed(raw)?)
     }
 
     /// Replaces a borrowed number by our own dup.
     pub fn own(&mut self) -> Result<(), Failure> {
-        if let Descriptor::Borrowed(raw) = self.fd {
-            self.fd = Descriptor::Borrowed(raw).into_owned()?;
-        }
-        Ok(())
+        self.fd.own()
     }
 
     fn from_descriptor(fd: Descriptor) -> Result<Self, Failure> {
