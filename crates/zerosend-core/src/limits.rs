@@ -1,5 +1,7 @@
 //! The sizes that bound one system call and one step, and the arithmetic on them.
 
+use crate::engine::Method;
+
 /// Linux transfers at most this many bytes in one `read`/`write`/`sendfile`/`splice` call
 /// (`MAX_RW_COUNT`), whatever the caller asks; asking for more only invites a short count.
 pub const MAX_SYSCALL_BYTES: u64 = 0x7fff_f000;
@@ -8,13 +10,32 @@ pub const MAX_SYSCALL_BYTES: u64 = 0x7fff_f000;
 /// monopolise a runtime thread (nginx uses the same 2 MiB limit per event-loop turn).
 pub const STEP_BYTES: u64 = 2 * 1024 * 1024;
 
-/// The first step runs on the caller's thread (the JS thread, for Node) to save a thread hop for
-/// small files; it is kept short because a cold page cache makes the kernel read from disk here.
-/// 256 KiB holds the JS thread ≤ 0.13 ms warm, 0.6 ms cold (2 MiB: 0.57 ms, 3.6 ms). A 1 MiB
-/// transfer then takes one thread hop (~100 µs of CPU: mmap at 1 MiB runs at 0.8× its raw loop,
-/// 1.03× with a 1 MiB first step), but a 1 MiB first step halved the static server's throughput
-/// for 1 MiB files under load (bench/http.mjs: 3.11 → 1.46 GB/s), so 256 KiB it is.
-pub const FIRST_STEP_BYTES: u64 = 256 * 1024;
+/// The first step runs on the caller's thread (the JS thread, for Node) to save a thread hop: a
+/// transfer it finishes needs neither a runtime thread nor a wake-up of the JS thread. What is
+/// left after it goes to a runtime thread, which costs a hop (~100 µs of CPU on this VM: a wake
+/// of a tokio worker, then of the JS thread) but keeps long transfers off the JS thread. How far
+/// the first step should go was measured per engine (`bench/transfer.mjs` and `bench/http.mjs`
+/// at 1 MiB, a 256 KiB and a 1 MiB first step side by side, two runs each):
+///
+/// - mmap and copy, where the sender copies the bytes and is the bottleneck: 1 MiB. A 1 MiB
+///   file then needs no hop: `transfer()` by mmap went from 0.71–0.83× its raw loop to
+///   0.93–1.03×, copy from 1.27× to 1.63×, and a static server by mmap from 2.0–2.15 to
+///   2.76 GB/s at 0.39 instead of 0.50 server CPU-s/GiB.
+/// - sendfile and splice, which queue page references and wait for the receiver's copy: 256
+///   KiB. With 1 MiB they measured slower, not faster (`transfer()` by sendfile 0.96–0.97× →
+///   0.86–0.91× its raw loop; the static server, which sends by sendfile, 2.66–3.26 →
+///   1.75–1.79 GB/s at 0.57 instead of 0.32–0.39 CPU-s/GiB): their socket fills within the
+///   step, so the long step only delays the hand-off it cannot avoid.
+///
+/// What it holds the JS thread (1 MiB files, `transfer()`'s synchronous part, medians): mmap
+/// 0.26 ms warm and 1.5 ms cold with 256 KiB, 0.46 ms and 2.0 ms with 1 MiB; a cold first step
+/// reads from disk, and readahead makes 4× the bytes cost only a third more.
+pub fn first_step_bytes(method: Method) -> u64 {
+    match method {
+        Method::Mmap | Method::Copy => 1024 * 1024,
+        Method::Sendfile | Method::Splice => 256 * 1024,
+    }
+}
 
 /// How many bytes one call may ask for: what is left, what is left of this step, and the kernel's
 /// per-call ceiling, whichever is smallest.

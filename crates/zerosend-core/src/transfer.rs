@@ -11,7 +11,7 @@ use crate::auto::{self, Goal};
 use crate::dest::{is_unsupported, Dest};
 use crate::engine::{CallError, Engine, Method, Sent, Span};
 use crate::error::Failure;
-use crate::limits::call_len;
+use crate::limits::{call_len, first_step_bytes};
 use crate::source::{resolve_range, Source};
 
 /// Where the file comes from.
@@ -166,6 +166,12 @@ impl Transfer {
     /// The descriptor to wait on after [`Progress::WouldBlock`].
     pub fn dest_fd(&self) -> RawFd {
         self.dst.raw()
+    }
+
+    /// The first attempt, on the caller's thread: a step as long as suits the engine
+    /// ([`first_step_bytes`]).
+    pub fn first_step(&mut self) -> Result<Progress, Failure> {
+        self.step(first_step_bytes(self.method()))
     }
 
     /// Moves bytes until done, `EAGAIN`, or `budget` bytes in this step.

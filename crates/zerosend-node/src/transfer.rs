@@ -4,7 +4,6 @@ use napi::bindgen_prelude::{Either, Either3, Uint8ArraySlice};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
-use zerosend_core::limits::FIRST_STEP_BYTES;
 use zerosend_core::{drive, Choice, Method, Progress, Request, SourceSpec, Transfer};
 
 use crate::completions::CompletionChannel;
@@ -79,7 +78,7 @@ pub fn start_transfer(
         Ok(transfer) => transfer,
         Err(failure) => return Ok(Either3::C(NativeOutcome::failed(method, failure))),
     };
-    let result = match transfer.step(FIRST_STEP_BYTES) {
+    let result = match transfer.first_step() {
         Ok(Progress::Done) => Ok(()),
         Ok(Progress::WouldBlock | Progress::Yield) => match transfer.own_descriptors() {
             Ok(()) => return Ok(Either3::B(NativeTransfer::parked(transfer))),
@@ -88,7 +87,7 @@ pub fn start_transfer(
         Err(failure) => Err(failure),
     };
     Ok(match result {
-        // Exact while bytes < 2^50 (1 PiB): one first attempt sends the prefix and 256 KiB.
+        // Exact while bytes < 2^50 (1 PiB): one first attempt sends the prefix and ≤ 1 MiB.
         Ok(()) => {
             Either3::A(transfer.bytes() as f64 * METHOD_CODE_SPAN + method_code(transfer.method()))
         }

@@ -18,7 +18,7 @@ use crate::dest::Dest;
 
 /// How much of the file one mapping covers: reused for many writes, and bounded so that a huge
 /// file never takes huge address space. 16 MiB, not 2: a window the size of a step (2 MiB) is
-/// almost never aligned with the steps (the first step is 256 KiB, and every EAGAIN restarts
+/// almost never aligned with the steps (the first step is 1 MiB, and every EAGAIN restarts
 /// the budget), so most windows went out in two write()s, cut by the step or by the window's
 /// end: 85 successful write()s per 64 MiB instead of 49, and 4–10% more sender CPU than with
 /// 16 MiB through transfer() (bench/transfer.mjs at 64 MiB and 1 GiB; a raw loop, which has no
