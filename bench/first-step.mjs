@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// How long `transfer()` holds the JS thread: the synchronous part of the call (the first step,
+// which runs on the JS thread, see `first_step_bytes` in crates/zerosend-core/src/limits.rs), with
+// the file in the page cache (warm) and evicted from it (cold: `dd iflag=nocache count=0`, i.e.
+// posix_fadvise(DONTNEED), so no root is needed), alternating, to the benchmark's receiver over
+// loopback TCP.
+//
+//   npm run build
+//   node bench/first-step.mjs                                # 1 MiB files, mmap and sendfile, 24 of each
+//   node bench/first-step.mjs --size=256K --methods=mmap,copy,sendfile,splice --n=48
+//   options: --dist=DIR (the build to load; default this repository's dist/), --dir=DIR (files)
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import {
+  benchFile,
+  buildRawSend,
+  connectReceiver,
+  formatBytes,
+  KiB,
+  median,
+  MiB,
+  repoRoot,
+  startReceiver,
+} from './transfer-measure.mjs';
+
+const flags = Object.fromEntries(
+  process.argv.slice(2).map((arg) => {
+    const [key, ...value] = arg.replace(/^--/, '').split('=');
+    return [key, value.length ? value.join('=') : 'true'];
+  }),
+);
+const parseSize = (s) => {
+  const m = /^(\d+)([KM]?)$/i.exec(s);
+  if (!m) throw new Error(`bad size ${s}`);
+  return Number(m[1]) * { '': 1, K: KiB, M: MiB }[m[2].toUpperCase()];
+};
+const size = parseSize(flags.size ?? '1M');
+const methods = (flags.methods ?? 'mmap,sendfile').split(',');
+const perKind = Number(flags.n ?? 24);
+const dist = path.resolve(flags.dist ?? path.join(repoRoot, 'dist'));
+const dir = flags.dir ?? path.join(os.tmpdir(), 'zerosend-bench-first-step');
+
+const { transfer } = await import(pathToFileURL(path.join(dist, 'index.js')).href);
+
+// Several files, so that evicting one never evicts the file measured warm next.
+const files = Array.from({ length: 8 }, (_, i) => benchFile(dir, size, i));
+const evict = (file) => execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+
+const receiver = await startReceiver(buildRawSend());
+console.log(`# transfer()'s synchronous part, ${formatBytes(size)} files, ${perKind} cold and ${perKind} warm each (ms)`);
+console.log('| method | warm median | warm max | cold median | cold max |');
+console.log('|---|---:|---:|---:|---:|');
+try {
+  for (const method of methods) {
+    const count = perKind * 2;
+    const conn = await connectReceiver(receiver, 'tcp', size * count);
+    const times = { cold: [], warm: [] };
+    for (let i = 0; i < count; i++) {
+      const file = files[i % files.length];
+      const kind = i % 2 === 0 ? 'cold' : 'warm';
+      if (kind === 'cold') evict(file);
+      const start = performance.now();
+      const sent = transfer(file, conn.socket, { method });
+      times[kind].push(performance.now() - start);
+      await sent;
+    }
+    await conn.batchDelivered();
+    conn.close();
+    const cell = (values) => `${median(values).toFixed(3)} | ${Math.max(...values).toFixed(3)}`;
+    console.log(`| ${method} | ${cell(times.warm)} | ${cell(times.cold)} |`);
+  }
+} finally {
+  receiver.stop();
+}
