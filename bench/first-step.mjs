@@ -14,29 +14,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { parseFlags, parseSize } from './flags.mjs';
 import {
   benchFile,
   buildRawSend,
   connectReceiver,
   formatBytes,
-  KiB,
   median,
-  MiB,
   repoRoot,
   startReceiver,
 } from './transfer-measure.mjs';
 
-const flags = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key, ...value] = arg.replace(/^--/, '').split('=');
-    return [key, value.length ? value.join('=') : 'true'];
-  }),
-);
-const parseSize = (s) => {
-  const m = /^(\d+)([KM]?)$/i.exec(s);
-  if (!m) throw new Error(`bad size ${s}`);
-  return Number(m[1]) * { '': 1, K: KiB, M: MiB }[m[2].toUpperCase()];
-};
+const flags = parseFlags();
 const size = parseSize(flags.size ?? '1M');
 const methods = (flags.methods ?? 'mmap,sendfile').split(',');
 const perKind = Number(flags.n ?? 24);

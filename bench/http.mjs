@@ -26,23 +26,15 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { parseFlags, parseSize } from './flags.mjs';
+
 const here = path.dirname(new URL(import.meta.url).pathname);
 const repo = path.join(here, '..');
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
-const flags = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key, value] = arg.replace(/^--/, '').split('=');
-    return [key, value ?? 'true'];
-  }),
-);
-const parseSize = (text) => {
-  const match = /^(\d+)([KMG]?)$/i.exec(text);
-  if (!match) throw new Error(`bad size ${text}`);
-  return Number(match[1]) * { '': 1, K: KiB, M: MiB, G: GiB }[match[2].toUpperCase()];
-};
+const flags = parseFlags();
 const sizes = (flags.sizes ?? '4K,1M,64M').split(',').map((text) => ({ label: text, bytes: parseSize(text) }));
 const runs = Number(flags.runs ?? 3);
 const duration = Number(flags.duration ?? 5);

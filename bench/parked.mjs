@@ -32,14 +32,11 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { parseFlags } from './flags.mjs';
+
 const self = fileURLToPath(import.meta.url);
 const repoRoot = path.resolve(path.dirname(self), '..');
-const flags = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key, value] = arg.replace(/^--/, '').split('=');
-    return [key, value ?? 'true'];
-  }),
-);
+const flags = parseFlags();
 
 const MiB = 1024 * 1024;
 

@@ -26,13 +26,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { parseFlags, parseSize } from './flags.mjs';
+
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const flags = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key, value] = arg.replace(/^--/, '').split('=');
-    return [key, value ?? 'true'];
-  }),
-);
+const flags = parseFlags();
 const GiB = 2 ** 30;
 
 if (flags.serve) await serve(flags.serve, Number(flags.to));
@@ -198,12 +195,6 @@ function median(values) {
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function parseSize(text) {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMG]?)/i.exec(text);
-  if (!match) throw new Error(`bad size ${text}`);
-  return Math.round(Number(match[1]) * { '': 1, K: 1024, M: 2 ** 20, G: GiB }[match[2].toUpperCase()]);
 }
 
 function formatBytes(n) {

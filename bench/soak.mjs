@@ -28,12 +28,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const flags = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key, value] = arg.replace(/^--/, '').split('=');
-    return [key, value ?? 'true'];
-  }),
-);
+import { parseFlags } from './flags.mjs';
+
+const flags = parseFlags();
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const durationSecs = Number(flags.duration ?? process.env.ZEROSEND_SOAK_SECONDS ?? 60);
 const concurrency = Number(flags.concurrency ?? 6);

@@ -8,6 +8,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { parseFlags, parseSize } from './flags.mjs';
 import {
   benchFile,
   buildRawSend,
@@ -22,16 +23,7 @@ import {
   startReceiver,
 } from './transfer-measure.mjs';
 
-const flags = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key, value] = arg.replace(/^--/, '').split('=');
-    return [key, value ?? 'true'];
-  }),
-);
-const parseSize = (s) => {
-  const m = /^(\d+)\s*([KMG]?)/i.exec(s);
-  return Number(m[1]) * { '': 1, K: KiB, M: MiB, G: GiB }[m[2].toUpperCase()];
-};
+const flags = parseFlags();
 const sizes = (flags.sizes ?? '64K,1M,64M,1G').split(',').map(parseSize);
 const samples = Number(flags.samples ?? 7);
 const targetSecs = Number(flags.target ?? 0.4);

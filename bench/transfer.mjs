@@ -37,6 +37,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 
+import { parseFlags, parseSize } from './flags.mjs';
 import {
   benchFiles,
   buildRawSend,
@@ -55,18 +56,8 @@ import {
   startReceiver,
 } from './transfer-measure.mjs';
 
-const flags = Object.fromEntries(
-  process.argv.slice(2).map((arg) => {
-    const [key, ...value] = arg.replace(/^--/, '').split('=');
-    return [key, value.length ? value.join('=') : 'true'];
-  }),
-);
+const flags = parseFlags();
 const quick = flags.quick === 'true' || process.env.ZEROSEND_BENCH_QUICK === '1';
-const parseSize = (s) => {
-  const m = /^(\d+)\s*([KMG]?)/i.exec(s);
-  if (!m) throw new Error(`bad size ${s}`);
-  return Number(m[1]) * { '': 1, K: KiB, M: MiB, G: GiB }[m[2].toUpperCase()];
-};
 const sizes = (flags.sizes ?? (quick ? '4K,64K,1M,64M' : '4K,64K,1M,64M,1G')).split(',').map(parseSize);
 const samples = Number(flags.samples ?? (quick ? 3 : 5));
 const targetSecs = Number(flags.target ?? (quick ? 0.15 : 0.4));
