@@ -15,18 +15,19 @@ pub const STEP_BYTES: u64 = 2 * 1024 * 1024;
 /// left after it goes to a runtime thread, which costs a hop (75–120 µs of CPU on this VM: a
 /// wake of a tokio worker, then of the JS thread) but keeps long transfers off the JS thread.
 /// How far the first step should go was measured per engine (`bench/transfer.mjs` and
-/// `bench/http.mjs` at 1 MiB, a 256 KiB and a 1 MiB first step side by side, two runs each):
+/// `bench/http.mjs` at 1 MiB, a 256 KiB and a 1 MiB first step side by side, two to five runs each):
 ///
 /// - mmap and copy, where the sender copies the bytes and is the bottleneck: 1 MiB. A 1 MiB
 ///   file then needs no hop: `transfer()` by mmap went from 0.71–0.83× its raw loop to
 ///   0.93–1.03×, copy from 1.27× to 1.63×, and a static server by mmap from 1.99–2.15 to
 ///   2.76–2.77 GB/s at 0.39 instead of 0.50–0.54 server CPU-s/GiB.
 /// - sendfile and splice, which queue page references and leave the copy to the receiver: 256
-///   KiB. With 1 MiB they measured slower, not faster (`transfer()` by sendfile 0.96–1.05× →
-///   0.86–0.94× its raw loop, at ~70 µs more sender CPU per 1 MiB transfer; the static server,
-///   which sends by sendfile, 2.66–3.26 → 1.75–1.79 GB/s at 0.57–0.59 instead of 0.32–0.39
-///   CPU-s/GiB). Why is not pinned down: the long step rarely ended in EAGAIN (strace), and the
-///   raw loop costs the same with 256 KiB or 1 MiB calls. The measurement decides.
+///   KiB. With 1 MiB the static server, which sends by sendfile, served half as much (1 MiB
+///   files: 1.70–2.32 against 2.66–4.21 GB/s in five paired runs, at 0.44–0.59 instead of
+///   0.25–0.39 server CPU-s/GiB), and `transfer()` by sendfile was no faster (0.86–0.97×
+///   against 0.96–1.05× its raw loop). Why is not pinned down: perf puts the extra server CPU in
+///   `tcp_write_xmit` and softirqs inside the longer sendfile calls, and the long step rarely
+///   ended in EAGAIN (strace). The measurement decides.
 ///
 /// What it holds the JS thread (`bench/first-step.mjs`: 1 MiB files, medians): mmap 0.26 ms warm
 /// and 1.5 ms cold with 256 KiB, 0.36–0.46 ms and 1.7–2.0 ms with 1 MiB; a cold first step reads
