@@ -1,6 +1,6 @@
 /** Real sockets, real files, and ways to read what arrived: the fixtures every test uses. */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,18 @@ export function collect(socket: net.Socket): Promise<Buffer> {
     socket.once('end', () => resolve(Buffer.concat(chunks)));
     socket.once('error', reject);
   });
+}
+
+/**
+ * Whether new TCP sockets here are paced by TCP itself (BBR, the default congestion control of
+ * this system): `auto` then prefers mmap or copy to a loopback peer, sendfile otherwise.
+ */
+export function loopbackTcpIsPaced(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').startsWith('bbr');
+  } catch {
+    return false;
+  }
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

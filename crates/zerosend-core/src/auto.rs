@@ -1,24 +1,25 @@
 //! `method: 'auto'`: which engine to use for a destination and a length.
 //!
-//! Measured with `bench/transfer.mjs` (README.md, "Choosing a method"): a peer on this machine
-//! copies every byte out of the kernel anyway, and it copies faster from the socket buffers a
-//! `write()` from a mapping just filled (hot in the CPU cache) than from page-cache pages that
-//! sendfile queued by reference: mmap moved 1.33–1.57× sendfile's bytes from 256 KiB up on
-//! loopback TCP, and from 1 MiB up on unix sockets; from 64 KiB to 256 KiB on loopback TCP a
-//! plain copy did (1.13–1.23× sendfile). Below that, sendfile's fewer system calls win. A remote
-//! peer behind a NIC with scatter-gather DMA sends page-cache pages with no CPU copy at all, which
-//! is why nginx, Go and Bun use sendfile there — so does `auto`. A server whose own core is the
-//! bottleneck asks for [`Goal::LeastCpu`]: sendfile for local peers too.
+//! Measured with `bench/transfer.mjs` (README.md, "Choosing a method"). A remote peer behind a
+//! NIC with scatter-gather DMA sends page-cache pages with no CPU copy at all, which is why nginx,
+//! Go and Bun use sendfile there — so does `auto`. A local TCP peer gets sendfile too, unless the
+//! socket is paced by TCP itself (BBR on loopback, [`paced_by_the_kernel`]): then the receiver
+//! copies faster from socket buffers a `write()` from a mapping just filled than from the
+//! page-cache pages sendfile queued by reference, paced out by a timer: mmap moved 1.33–1.57×
+//! sendfile's bytes from 256 KiB up, and from 64 KiB to 256 KiB a plain copy did (1.13–1.23×
+//! sendfile). On unix sockets mmap leads from 1 MiB up. Below 64 KiB sendfile's fewer system
+//! calls win everywhere. A server whose own core is the bottleneck asks for [`Goal::LeastCpu`]:
+//! sendfile for every peer.
 
 use std::net::IpAddr;
 use std::os::fd::RawFd;
 
 use nix::sys::socket::{getpeername, getsockname, AddressFamily, SockaddrLike, SockaddrStorage};
 
-use crate::dest::{Dest, DestKind};
+use crate::dest::{Dest, DestKind, Pacing};
 use crate::engine::Method;
 
-/// From this length on, a TCP peer on this machine gets a copy...
+/// From this length on, a paced TCP peer on this machine gets a copy...
 const LOCAL_TCP_COPY_FROM: u64 = 64 * 1024;
 /// ...and from this one on, mmap.
 const LOCAL_TCP_MMAP_FROM: u64 = 256 * 1024;
@@ -28,8 +29,7 @@ const UNIX_MMAP_FROM: u64 = 1024 * 1024;
 /// What `auto` optimises when the peer is on this machine (for a remote peer both mean sendfile).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Goal {
-    /// This transfer's throughput: the receiver copies faster from socket buffers a `write()`
-    /// just filled than from page-cache pages sendfile queued by reference (above).
+    /// This transfer's throughput, as measured per peer, pacing and length (above).
     Fastest,
     /// The sender's CPU per byte, for a server whose core is the bottleneck: sendfile, as for a
     /// remote peer. `bench/http.mjs` (32 clients on loopback, one server core, two runs): at 1 MiB
@@ -45,40 +45,42 @@ pub fn choose(dest: &Dest, length: u64, goal: Goal) -> Method {
     if cfg!(target_vendor = "apple") {
         return Method::Copy;
     }
-    // Only now, for large files to sockets, is it worth two system calls to ask who the peer is.
+    // Only now, for large files to sockets, is it worth a system call or three to ask.
     if goal == Goal::LeastCpu || dest.kind() != DestKind::Socket || length < LOCAL_TCP_COPY_FROM {
         return Method::Sendfile;
     }
-    match peer_of(dest.raw()) {
-        Peer::LocalTcp if length >= LOCAL_TCP_MMAP_FROM => Method::Mmap,
-        Peer::LocalTcp => Method::Copy,
-        Peer::Unix if length >= UNIX_MMAP_FROM => Method::Mmap,
-        Peer::Unix | Peer::Remote => Method::Sendfile,
+    match dest.tcp_pacing() {
+        // Any TCP peer, local or remote, without asking which: one system call.
+        Some(Pacing::ByQdiscOrNone) => Method::Sendfile,
+        Some(Pacing::ByTcp) if is_local_tcp_peer(dest.raw()) => {
+            if length >= LOCAL_TCP_MMAP_FROM {
+                Method::Mmap
+            } else {
+                Method::Copy
+            }
+        }
+        Some(Pacing::ByTcp) => Method::Sendfile,
+        None if length >= UNIX_MMAP_FROM && is_unix_socket(dest.raw()) => Method::Mmap,
+        None => Method::Sendfile,
     }
 }
 
-enum Peer {
-    /// AF_UNIX: always this machine.
-    Unix,
-    /// TCP/IP to a loopback address or to the address we are bound to.
-    LocalTcp,
-    /// Anything else, or unknown: across a network.
-    Remote,
+fn is_unix_socket(fd: RawFd) -> bool {
+    getsockname::<SockaddrStorage>(fd)
+        .is_ok_and(|local| local.family() == Some(AddressFamily::Unix))
 }
 
-fn peer_of(fd: RawFd) -> Peer {
-    let Ok(local) = getsockname::<SockaddrStorage>(fd) else {
-        return Peer::Remote;
+/// TCP/IP to a loopback address or to the address we are bound to.
+fn is_local_tcp_peer(fd: RawFd) -> bool {
+    let (Ok(local), Ok(peer)) = (
+        getsockname::<SockaddrStorage>(fd),
+        getpeername::<SockaddrStorage>(fd),
+    ) else {
+        return false;
     };
-    if local.family() == Some(AddressFamily::Unix) {
-        return Peer::Unix;
-    }
-    let (Some(local), Ok(peer)) = (ip_of(&local), getpeername::<SockaddrStorage>(fd)) else {
-        return Peer::Remote;
-    };
-    match ip_of(&peer) {
-        Some(peer) if peer.is_loopback() || peer == local => Peer::LocalTcp,
-        _ => Peer::Remote,
+    match (ip_of(&local), ip_of(&peer)) {
+        (Some(local), Some(peer)) => peer.is_loopback() || peer == local,
+        _ => false,
     }
 }
 

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use nix::errno::Errno;
 
 use crate::auto::{self, Goal};
-use crate::dest::{is_unsupported, Dest};
+use crate::dest::{is_unsupported, Dest, Pacing};
 use crate::engine::{CallError, Engine, Method, Sent, Span};
 use crate::error::Failure;
-use crate::limits::{call_len, first_step_bytes};
+use crate::limits::{call_len, first_step_bytes, SHORT_FIRST_STEP_BYTES};
 use crate::source::{resolve_range, Source};
 
 /// Where the file comes from.
@@ -168,10 +168,14 @@ impl Transfer {
         self.dst.raw()
     }
 
-    /// The first attempt, on the caller's thread: a step as long as suits the engine
-    /// ([`first_step_bytes`]).
+    /// The first attempt, on the caller's thread: a step as long as suits the engine and the
+    /// destination ([`first_step_bytes`]).
     pub fn first_step(&mut self) -> Result<Progress, Failure> {
-        self.step(first_step_bytes(self.method()))
+        let budget = first_step_bytes(self.method(), || {
+            // Asked only where the answer can change the step: one getsockopt.
+            self.remaining > SHORT_FIRST_STEP_BYTES && self.dst.tcp_pacing() == Some(Pacing::ByTcp)
+        });
+        self.step(budget)
     }
 
     /// Moves bytes until done, `EAGAIN`, or `budget` bytes in this step.
