@@ -8,12 +8,14 @@
 //   npm run build
 //   node bench/first-step.mjs                                # 1 MiB files, mmap and sendfile, 24 of each
 //   node bench/first-step.mjs --size=256K --methods=mmap,copy,sendfile,splice --n=48
-//   options: --dist=DIR (the build to load; default this repository's dist/), --dir=DIR (files)
+//   options: --cc=NAME (TCP congestion control, e.g. cubic), --dir=DIR (files),
+//            --dist=DIR (the build to load; default this repository's dist/)
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { applyCongestionFlag, congestionControl } from './congestion.mjs';
 import { parseFlags, parseSize } from './flags.mjs';
 import {
   benchFile,
@@ -26,6 +28,7 @@ import {
 } from './transfer-measure.mjs';
 
 const flags = parseFlags();
+applyCongestionFlag(flags);
 const size = parseSize(flags.size ?? '1M');
 const methods = (flags.methods ?? 'mmap,sendfile').split(',');
 const perKind = Number(flags.n ?? 24);
@@ -39,7 +42,7 @@ const files = Array.from({ length: 8 }, (_, i) => benchFile(dir, size, i));
 const evict = (file) => execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
 
 const receiver = await startReceiver(buildRawSend());
-console.log(`# transfer()'s synchronous part, ${formatBytes(size)} files, ${perKind} cold and ${perKind} warm each (ms)`);
+console.log(`# transfer()'s synchronous part, ${formatBytes(size)} files, ${perKind} cold and ${perKind} warm each, TCP ${congestionControl()} (ms)`);
 console.log('| method | warm median | warm max | cold median | cold max |');
 console.log('|---|---:|---:|---:|---:|');
 try {

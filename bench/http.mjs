@@ -7,7 +7,8 @@
 //   node bench/http.mjs                 # 4K, 1M, 64M files; 3 runs of 5 s each; wrk -t1 -c32
 //   node bench/http.mjs --sizes=4K,1M --runs=5 --duration=10 --connections=32
 //   node bench/http.mjs --servers=zerosend,sirv,nginx --json=results.json
-//   options: --no-pin, --dir=DIR (where the files go), --dist=DIR (the build to load)
+//   options: --cc=NAME (TCP congestion control of every server and of wrk, e.g. cubic),
+//            --no-pin, --dir=DIR (where the files go), --dist=DIR (the build to load)
 //
 // Every server runs in its own process pinned to CPU 0 (`taskset -c 0`), the load client
 // (`wrk -t1`, Debian package `wrk`) on CPU 1, so each server gets one core and never competes with
@@ -26,6 +27,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { applyCongestionFlag, congestionControl } from './congestion.mjs';
 import { parseFlags, parseSize } from './flags.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -35,6 +37,7 @@ const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
 const flags = parseFlags();
+applyCongestionFlag(flags);
 const sizes = (flags.sizes ?? '4K,1M,64M').split(',').map((text) => ({ label: text, bytes: parseSize(text) }));
 const runs = Number(flags.runs ?? 3);
 const duration = Number(flags.duration ?? 5);
@@ -298,7 +301,7 @@ async function main() {
     process.exit(130);
   });
 
-  const machine = `${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, Node ${process.version}, load average ${os
+  const machine = `${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), Linux ${os.release()}, Node ${process.version}, TCP congestion control ${congestionControl()}, load average ${os
     .loadavg()
     .map((n) => n.toFixed(2))
     .join(' ')} at start`;

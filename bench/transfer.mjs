@@ -15,7 +15,8 @@
 //   npm run bench -- --quick               # or ZEROSEND_BENCH_QUICK=1: up to 64 MiB, 3 samples
 //   node bench/transfer.mjs --sizes=4K,1M --samples=7 --dest=unix --runners=auto,pipeline,raw-sendfile
 //   node bench/transfer.mjs --sizes=1M,64M --runners=mmap,raw-mmap,raw-mmap:window=2097152:no-populate=1
-//   options: --json=FILE (every sample), --no-pin, --target=SECONDS per sample, --dir=DIR (files),
+//   options: --cc=NAME (every TCP socket on congestion control NAME, e.g. cubic: bench/congestion.mjs),
+//            --json=FILE (every sample), --no-pin, --target=SECONDS per sample, --dir=DIR (files),
 //            --dist=DIR (the build to load; default this repository's dist/),
 //            --spread=SIZE: send from distinct files totalling SIZE (e.g. 1G; at most 4096 files)
 //            in turn instead of one file again and again, so the pages are not in the CPU caches
@@ -37,6 +38,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 
+import { applyCongestionFlag, congestionControl } from './congestion.mjs';
 import { parseFlags, parseSize } from './flags.mjs';
 import {
   benchFiles,
@@ -57,6 +59,7 @@ import {
 } from './transfer-measure.mjs';
 
 const flags = parseFlags();
+applyCongestionFlag(flags);
 const quick = flags.quick === 'true' || process.env.ZEROSEND_BENCH_QUICK === '1';
 const sizes = (flags.sizes ?? (quick ? '4K,64K,1M,64M' : '4K,64K,1M,64M,1G')).split(',').map(parseSize);
 const samples = Number(flags.samples ?? (quick ? 3 : 5));
@@ -194,7 +197,7 @@ process.on('exit', () => receiver.stop());
 
 const runners = runnerNames.map((name) => makeRunner(name, rawSend));
 console.log(
-  `# zerosend transfer benchmark: ${destKind === 'unix' ? 'unix socket' : 'loopback TCP'}, ` +
+  `# zerosend transfer benchmark: ${destKind === 'unix' ? 'unix socket' : `loopback TCP (${congestionControl()})`}, ` +
     `${samples} samples/runner/size (medians), ~${targetSecs}s per sample, ` +
     `${pin ? 'sender pinned to CPU 0, receiver to CPU 1' : 'no pinning'}; ` +
     `${spreadBytes ? `each size from distinct files totalling ~${formatBytes(spreadBytes)}` : 'one file per size'}; node ${process.version}, ` +

@@ -1,0 +1,45 @@
+/*
+ * LD_PRELOAD shim for the benchmarks' `--cc=NAME` (bench/congestion.mjs): every TCP socket that
+ * listens or connects in the benchmark's processes gets congestion control $ZEROSEND_BENCH_CC
+ * (accepted sockets inherit the listener's), whatever the system default, without root and
+ * without touching other processes. Loopback has no qdisc, so BBR's pacing is done by TCP itself
+ * with a timer, and that changes which method is fastest (README.md, "Choosing a method").
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static void use_congestion_control(int fd) {
+  const char *name = getenv("ZEROSEND_BENCH_CC");
+  int type = 0, saved = errno;
+  socklen_t len = sizeof type;
+  if (!name || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+    errno = saved;
+    return;
+  }
+  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, strlen(name)) != 0) {
+    static int warned;
+    if (!warned++) fprintf(stderr, "congestion-shim: TCP_CONGESTION %s: %s\n", name, strerror(errno));
+  }
+  errno = saved;
+}
+
+int listen(int fd, int backlog) {
+  static int (*real)(int, int);
+  if (!real) real = (int (*)(int, int))dlsym(RTLD_NEXT, "listen");
+  use_congestion_control(fd);
+  return real(fd, backlog);
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+  static int (*real)(int, const struct sockaddr *, socklen_t);
+  if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
+  if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) use_congestion_control(fd);
+  return real(fd, addr, len);
+}
