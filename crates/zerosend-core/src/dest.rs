@@ -180,3 +180,36 @@ pub fn is_unsupported(errno: Errno) -> bool {
         Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::ENODEV
     ) || errno == Errno::ENOTSUP
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::ffi::OsString;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    use nix::sys::socket::{setsockopt, sockopt::TcpCongestion};
+
+    use super::*;
+
+    fn pacing_of(fd: RawFd) -> Option<Pacing> {
+        Dest::from_raw(fd).unwrap().tcp_pacing()
+    }
+
+    #[test]
+    fn tcp_pacing_follows_the_congestion_control_and_is_none_off_tcp() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        // reno is always built in and allowed; bbr only where the kernel has it and lets us.
+        setsockopt(&tcp, TcpCongestion, &OsString::from("reno")).unwrap();
+        assert_eq!(pacing_of(tcp.as_raw_fd()), Some(Pacing::ByQdiscOrNone));
+        match setsockopt(&tcp, TcpCongestion, &OsString::from("bbr")) {
+            Ok(()) => assert_eq!(pacing_of(tcp.as_raw_fd()), Some(Pacing::ByTcp)),
+            Err(errno) => eprintln!("bbr cannot be chosen here ({errno}): not checked"),
+        }
+        let (unix, _peer) = UnixStream::pair().unwrap();
+        assert_eq!(pacing_of(unix.as_raw_fd()), None);
+        let file = std::fs::File::open("/proc/self/stat").unwrap();
+        assert_eq!(pacing_of(file.as_raw_fd()), None);
+    }
+}
