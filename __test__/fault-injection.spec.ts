@@ -208,8 +208,8 @@ function errnoCases(method: Engine, seed: number): ErrnoCase[] {
     });
     if (method === 'sendfile') {
       // `auto` picks sendfile below 64 KiB (above it, a copy or mmap for a peer on this
-      // machine over BBR); its first call failing must fall back (or fail) the same way with and without
-      // a prefix sent.
+      // machine over BBR); its first call failing must fall back (or fail) the same way with
+      // and without a prefix sent.
       for (const prefix of [undefined, 700]) {
         cases.push({
           ...base,

@@ -3,7 +3,7 @@
 //! Measured with `bench/transfer.mjs` (README.md, "Choosing a method"). A remote peer behind a
 //! NIC with scatter-gather DMA sends page-cache pages with no CPU copy at all, which is why nginx,
 //! Go and Bun use sendfile there — so does `auto`. A local TCP peer gets sendfile too, unless the
-//! socket is paced by TCP itself (BBR on loopback, [`paced_by_the_kernel`]): then the receiver
+//! socket is paced by TCP itself (BBR on loopback, [`Pacing`]): then the receiver
 //! copies faster from socket buffers a `write()` from a mapping just filled than from the
 //! page-cache pages sendfile queued by reference, paced out by a timer: mmap moved 1.33–1.57×
 //! sendfile's bytes from 256 KiB up, and from 64 KiB to 256 KiB a plain copy did (1.13–1.23×

@@ -30,7 +30,7 @@ pub enum Pacing {
     /// (`bench/transfer.mjs`: sendfile 1.46–1.65 GB/s at 1 MiB against mmap's 2.7).
     ByTcp,
     /// A qdisc, or nobody (CUBIC, Linux's usual default): there sendfile is the fastest method
-    /// to a local peer too (8.4–8.7 against mmap's 5.0 GB/s at 1 MiB through `transfer()`, 13.2
+    /// to a local peer too (12.1 against mmap's 4.8 GB/s at 1 MiB through `transfer()`, 14.6
     /// against 6.0 for the raw loops; 64 KiB to 1 GiB alike: `bench/transfer.mjs --cc=cubic`).
     ByQdiscOrNone,
 }

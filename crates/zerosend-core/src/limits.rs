@@ -23,9 +23,10 @@ pub const STEP_BYTES: u64 = 2 * 1024 * 1024;
 ///   0.93–1.03×, copy from 1.27× to 1.63×, and a static server by mmap from 1.99–2.15 to
 ///   2.76–2.77 GB/s at 0.39 instead of 0.50–0.54 server CPU-s/GiB (BBR).
 /// - 1 MiB for sendfile and splice too, unless TCP paces the socket itself: with CUBIC a 1 MiB
-///   sendfile costs the raw loop only ~75 µs, so the hop was most of a transfer's cost
-///   (`transfer()` at 1 MiB: sendfile 0.59 → 0.83× its raw loop, splice 0.69 → 0.91×).
-/// - 256 KiB for sendfile and splice on a socket TCP paces (BBR, see [`Pacing`]): with 1 MiB
+///   sendfile costs the raw loop only 63–80 µs, so the hop was most of a transfer's cost
+///   (`transfer()` at 1 MiB: sendfile 0.52–0.66 → 0.82–0.83× its raw loop, splice 0.69 →
+///   0.84–0.91×).
+/// - 256 KiB for sendfile and splice on a socket TCP paces (BBR, see `dest::Pacing`): with 1 MiB
 ///   the static server, which sends by sendfile, served half as much (1 MiB files: 1.70–2.32
 ///   against 2.66–4.21 GB/s in five paired runs, at 0.44–0.59 instead of 0.25–0.39 server
 ///   CPU-s/GiB), and `transfer()` by sendfile was no faster (0.86–0.97× against 0.96–1.05× its
