@@ -40,11 +40,11 @@ pub struct Request {
 /// Which engine a transfer uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {
-    /// `auto`: chosen per destination and length ([`crate::auto`]); for a peer on this machine,
+    /// `auto`: chosen per destination, pacing and length (`auto.rs`); for a peer on this machine,
     /// what moves this one transfer fastest. Falls back to a copy where the choice cannot work.
     Auto,
     /// `auto` for a server under load: sendfile to every socket peer, those on this machine
-    /// included, for the least CPU per byte in this process ([`crate::auto`]). Falls back like
+    /// included, for the least CPU per byte in this process (`auto.rs`). Falls back like
     /// `Auto`.
     AutoLeastCpu,
     /// Exactly this engine: a failure is reported, never worked around.
