@@ -15,11 +15,20 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* TCP only: a unix stream socket has no congestion control (setsockopt says EOPNOTSUPP). */
+static int is_tcp(int fd) {
+  int type = 0, domain = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return 0;
+  len = sizeof domain;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return 0;
+  return domain == AF_INET || domain == AF_INET6;
+}
+
 static void use_congestion_control(int fd) {
   const char *name = getenv("ZEROSEND_BENCH_CC");
-  int type = 0, saved = errno;
-  socklen_t len = sizeof type;
-  if (!name || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+  int saved = errno;
+  if (!name || !is_tcp(fd)) {
     errno = saved;
     return;
   }
@@ -40,6 +49,6 @@ int listen(int fd, int backlog) {
 int connect(int fd, const struct sockaddr *addr, socklen_t len) {
   static int (*real)(int, const struct sockaddr *, socklen_t);
   if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
-  if (addr && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) use_congestion_control(fd);
+  use_congestion_control(fd);
   return real(fd, addr, len);
 }

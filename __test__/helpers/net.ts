@@ -76,12 +76,15 @@ export function collect(socket: net.Socket): Promise<Buffer> {
 }
 
 /**
- * Whether new TCP sockets here are paced by TCP itself (BBR, the default congestion control of
- * this system): `auto` then prefers mmap or copy to a loopback peer, sendfile otherwise.
+ * Whether new TCP sockets here are paced by TCP itself (BBR as congestion control): `auto` then
+ * prefers mmap or copy to a loopback peer, sendfile otherwise. The system default, unless the
+ * suite runs under bench/congestion-shim.c, which sets ZEROSEND_BENCH_CC on every TCP socket.
  */
 export function loopbackTcpIsPaced(): boolean {
   try {
-    return readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').startsWith('bbr');
+    const name =
+      process.env.ZEROSEND_BENCH_CC ?? readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8');
+    return name.startsWith('bbr');
   } catch {
     return false;
   }
