@@ -1,8 +1,7 @@
 /** Bytes arrive intact: every method, every size, slices, every kind of source and destination. */
-import { openSync, closeSync, readSync, writeSync, fstatSync, readFileSync, mkdtempSync } from 'node:fs';
+import { openSync, closeSync, readSync, writeSync, fstatSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import test from 'ava';
 
 import { transfer, type Method } from '../src';
@@ -120,7 +119,7 @@ test('destinations: a raw socket fd and a raw file fd', async (t) => {
   t.true((await received).equals(data.subarray(3)));
   pair.close();
 
-  const out = join(mkdtempSync(join(tmpdir(), 'zs-out-')), 'copy.bin');
+  const out = join(tempDir('zs-out-'), 'copy.bin');
   const outFd = openSync(out, 'w');
   await transfer(path, outFd);
   closeSync(outFd);

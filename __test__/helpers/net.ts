@@ -1,6 +1,6 @@
 /** Real sockets, real files, and ways to read what arrived: the fixtures every test uses. */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,18 @@ export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** A fresh directory under the OS temp dir. */
+const madeDirs: string[] = [];
+// Each test file runs in its own process (workerThreads: false): its directories go when it
+// exits. Without this every run of the suite left ~600 MB behind in the temp dir.
+process.once('exit', () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the OS temp dir, removed when this test process exits. */
 export function tempDir(prefix = 'zerosend-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** A file of `size` random bytes; returns its path and contents. */

@@ -5,6 +5,8 @@
 //! Each test prints its seed (shown by `cargo test` when it fails); rerun one with
 //! `ZEROSEND_PROPTEST_SEED=<seed> cargo test -p zerosend-core --test properties`.
 
+mod common;
+
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
@@ -128,26 +130,11 @@ proptest! {
     }
 }
 
-/// This run's directory. The files are sparse (a few MiB on disk for 4 GiB of size); directories
-/// left by earlier runs whose process is gone are removed first.
+/// This run's directory. The files are sparse (a few MiB on disk for 4 GiB of size).
 fn temp_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = std::env::temp_dir();
-        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = name.strip_prefix("zerosend-props-") {
-                // Only where /proc tells which processes are alive.
-                if Path::new("/proc/self").exists() && !Path::new("/proc").join(pid).exists() {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-        let dir = base.join(format!("zerosend-props-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| common::run_dir("zerosend-props-"))
+        .clone()
 }
 
 /// Sparse files (no disk used for the holes) of sizes around 2^31 and 2^32, and small real ones.

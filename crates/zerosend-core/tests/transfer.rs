@@ -1,6 +1,8 @@
 //! The core on real sockets and files: every method, sizes around page and buffer boundaries,
 //! prefixes, parking on a full socket, truncation, cancellation, and fallback.
 
+mod common;
+
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -15,9 +17,10 @@ use zerosend_core::limits::STEP_BYTES;
 use zerosend_core::{drive, Choice, Failure, Method, Progress, Request, SourceSpec, Transfer};
 
 fn temp_file(name: &str, data: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zerosend-core-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let path = DIR
+        .get_or_init(|| common::run_dir("zerosend-core-"))
+        .join(name);
     std::fs::write(&path, data).unwrap();
     path
 }
