@@ -2,6 +2,7 @@
 //! the engines need on it.
 
 use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sys::socket::{send, MsgFlags};
@@ -40,6 +41,8 @@ pub struct Dest {
     nonblocking: Option<NonBlocking>,
     fd: Descriptor,
     kind: DestKind,
+    /// Asked at most once per transfer: by `auto`, then again by the first step.
+    pacing: OnceLock<Option<Pacing>>,
 }
 
 impl Dest {
@@ -57,6 +60,7 @@ impl Dest {
                 nonblocking: None,
                 fd,
                 kind: DestKind::Socket,
+                pacing: OnceLock::new(),
             });
         }
         Self::from_descriptor(fd)
@@ -87,6 +91,7 @@ impl Dest {
             nonblocking,
             fd,
             kind,
+            pacing: OnceLock::new(),
         })
     }
 
@@ -103,23 +108,8 @@ impl Dest {
     }
 
     /// How this TCP socket is paced; `None` if it is not a TCP socket (or, off Linux, unknown).
-    #[cfg(target_os = "linux")]
     pub fn tcp_pacing(&self) -> Option<Pacing> {
-        use nix::sys::socket::{getsockopt, sockopt::TcpCongestion};
-        use std::os::unix::ffi::OsStrExt;
-        // Fails (EOPNOTSUPP) on anything but TCP, which is how a unix socket is told apart.
-        let name = getsockopt(&self.fd(), TcpCongestion).ok()?;
-        Some(if name.as_bytes().starts_with(b"bbr") {
-            Pacing::ByTcp
-        } else {
-            Pacing::ByQdiscOrNone
-        })
-    }
-
-    /// Measured on Linux only: elsewhere treated as unknown.
-    #[cfg(not(target_os = "linux"))]
-    pub fn tcp_pacing(&self) -> Option<Pacing> {
-        None
+        *self.pacing.get_or_init(|| pacing_of(self.fd()))
     }
 
     /// The system call `write()` makes, for error reports.
@@ -168,6 +158,26 @@ fn more_flag() -> MsgFlags {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn more_flag() -> MsgFlags {
     MsgFlags::empty()
+}
+
+/// One `getsockopt(TCP_CONGESTION)`.
+#[cfg(target_os = "linux")]
+fn pacing_of(fd: BorrowedFd<'_>) -> Option<Pacing> {
+    use nix::sys::socket::{getsockopt, sockopt::TcpCongestion};
+    use std::os::unix::ffi::OsStrExt;
+    // Fails (EOPNOTSUPP) on anything but TCP, which is how a unix socket is told apart.
+    let name = getsockopt(&fd, TcpCongestion).ok()?;
+    Some(if name.as_bytes().starts_with(b"bbr") {
+        Pacing::ByTcp
+    } else {
+        Pacing::ByQdiscOrNone
+    })
+}
+
+/// Measured on Linux only: elsewhere treated as unknown.
+#[cfg(not(target_os = "linux"))]
+fn pacing_of(_fd: BorrowedFd<'_>) -> Option<Pacing> {
+    None
 }
 
 /// `true` for the errnos that mean "this call cannot work on these descriptors" rather than "this

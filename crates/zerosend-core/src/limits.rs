@@ -41,11 +41,13 @@ pub fn first_step_bytes(method: Method, paced_by_tcp: impl FnOnce() -> bool) -> 
     if queues_page_references && paced_by_tcp() {
         SHORT_FIRST_STEP_BYTES
     } else {
-        1024 * 1024
+        FIRST_STEP_BYTES
     }
 }
 
-/// The first step of sendfile and splice on a socket TCP paces itself.
+/// The first step, but for sendfile and splice on a socket TCP paces itself...
+const FIRST_STEP_BYTES: u64 = 1024 * 1024;
+/// ...where it is this.
 pub const SHORT_FIRST_STEP_BYTES: u64 = 256 * 1024;
 
 /// How many bytes one call may ask for: what is left, what is left of this step, and the kernel's

@@ -172,7 +172,7 @@ impl Transfer {
     /// destination ([`first_step_bytes`]).
     pub fn first_step(&mut self) -> Result<Progress, Failure> {
         let budget = first_step_bytes(self.method(), || {
-            // Asked only where the answer can change the step: one getsockopt.
+            // Asked only where the answer can change the step (`auto` may have asked already).
             self.remaining > SHORT_FIRST_STEP_BYTES && self.dst.tcp_pacing() == Some(Pacing::ByTcp)
         });
         self.step(budget)
