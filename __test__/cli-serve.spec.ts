@@ -1,5 +1,5 @@
 /**
- * `zerosend serve`, run as a user runs it: `node dist/cli.js serve DIR` (dist/ is built by tsc
+ * `zerosend serve`, run as a user runs it: `node dist/cli/main.js serve DIR` (dist/ is built by tsc
  * first if missing or stale, see helpers/cli-process.ts), then curl against it.
  */
 import { execFileSync } from 'node:child_process';

@@ -168,9 +168,9 @@ test('the root package: entry points exist for require, import, types and the CL
   t.is(root.main, 'dist/index.js');
   t.is(root.types, 'dist/index.d.ts');
   t.true(existsSync(fromSource(root.main ?? '')));
-  t.deepEqual(root.bin, { zerosend: 'dist/cli.js' });
-  t.true(existsSync(fromSource('dist/cli.js')));
-  t.regex(readFileSync(join(ROOT, 'src/cli.ts'), 'utf8'), /^#!\/usr\/bin\/env node/);
+  t.deepEqual(root.bin, { zerosend: 'dist/cli/main.js' });
+  t.true(existsSync(fromSource('dist/cli/main.js')));
+  t.regex(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8'), /^#!\/usr\/bin\/env node/);
   const dot = root.exports?.['.'] as Record<string, Record<string, string>>;
   t.deepEqual(dot.require, { types: './dist/index.d.ts', default: './dist/index.js' });
   t.deepEqual(dot.import, { types: './esm/index.d.mts', default: './esm/index.mjs' });

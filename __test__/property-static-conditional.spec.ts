@@ -1,5 +1,5 @@
 /**
- * Properties of the conditional headers (src/static/conditional.ts) against a model of RFC 9110
+ * Properties of the conditional headers (src/http/conditional.ts) against a model of RFC 9110
  * §13.2.2 (the order of evaluation) and §8.8.3.2 (strong and weak comparison): generated
  * If-Match / If-None-Match lists (our tag strong or weak, other tags, `*`, whitespace, empty list
  * elements), HTTP dates around Last-Modified and unparsable ones, and If-Range.
@@ -7,7 +7,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 
-import { evaluatePreconditions, rangeStillValid, type Validators } from '../src/static/conditional';
+import { evaluatePreconditions, rangeStillValid, type Validators } from '../src/http/conditional';
 import { params, SEED } from './helpers/property';
 
 /** An entity-tag's opaque part: etagc characters, without `,` (see the note at the end). */

@@ -1,5 +1,5 @@
 /**
- * Properties of the URL-path → file-path mapping (src/static/request-path.ts, joined under the
+ * Properties of the URL-path → file-path mapping (src/http/request-path.ts, joined under the
  * root as serve-static.ts does): no generated request target ever names a file outside the root —
  * dot segments raw, percent-encoded, double-encoded, overlong UTF-8, backslashes, NULs, absolute
  * form — first on the pure function, then against a real server over raw TCP (so no client
@@ -14,7 +14,7 @@ import test from 'ava';
 import fc from 'fast-check';
 
 import { createStaticServer } from '../src';
-import { parseRequestPath } from '../src/static/request-path';
+import { parseRequestPath } from '../src/http/request-path';
 import { tempDir } from './helpers/net';
 import { params, SEED } from './helpers/property';
 

@@ -1,5 +1,5 @@
 /**
- * Properties of the `Range` header (src/static/byte-range.ts) against RFC 9110 §14, written as
+ * Properties of the `Range` header (src/http/byte-range.ts) against RFC 9110 §14, written as
  * a model with exact (BigInt) arithmetic so that numbers past 2^53 and 2^64 are judged by what the
  * client wrote, not by what a double rounds them to; then the same headers against the real
  * server, checking status, Content-Range and every body byte.
@@ -12,7 +12,7 @@ import test from 'ava';
 import fc from 'fast-check';
 
 import { createStaticServer } from '../src';
-import { parseByteRange, type ByteRange } from '../src/static/byte-range';
+import { parseByteRange, type ByteRange } from '../src/http/byte-range';
 import { randomFile, tempDir } from './helpers/net';
 import { boundaryInteger, params, SEED } from './helpers/property';
 

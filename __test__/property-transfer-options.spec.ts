@@ -8,8 +8,8 @@ import test from 'ava';
 import fc from 'fast-check';
 
 import { transfer } from '../src';
-import { parseOptions } from '../src/options';
-import { resolveLength } from '../src/range';
+import { parseOptions } from '../src/transfer/settings';
+import { resolveLength } from '../src/transfer/range';
 import { collect, randomFile, socketPair } from './helpers/net';
 import { anyByteCount, boundaryInteger, params, SEED } from './helpers/property';
 

@@ -1,5 +1,5 @@
 /**
- * The `zerosend proxy` command, run as a user runs it: the built CLI (`node dist/cli.js proxy`)
+ * The `zerosend proxy` command, run as a user runs it: the built CLI (`node dist/cli/main.js proxy`)
  * in front of a real HTTP server, curl through it, SIGTERM to stop it.
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -15,7 +15,7 @@ import { MiB, sha256, tempDir } from './helpers/net';
 import { refusingPort } from './helpers/relay';
 
 const run = promisify(execFile);
-const CLI = join(__dirname, '..', 'dist', 'cli.js');
+const CLI = join(__dirname, '..', 'dist', 'cli', 'main.js');
 const dir = tempDir('zs-proxy-cli-');
 const body = randomBytes(16 * MiB);
 

@@ -4,11 +4,11 @@
  */
 import test from 'ava';
 
-import { acceptedEncodings } from '../src/static/accept-encoding';
-import { parseByteRange } from '../src/static/byte-range';
-import { evaluatePreconditions, rangeStillValid } from '../src/static/conditional';
-import { parseDuration } from '../src/static/options';
-import { parseRequestPath } from '../src/static/request-path';
+import { acceptedEncodings } from '../src/http/accept-encoding';
+import { parseByteRange } from '../src/http/byte-range';
+import { evaluatePreconditions, rangeStillValid } from '../src/http/conditional';
+import { parseDuration } from '../src/http/options';
+import { parseRequestPath } from '../src/http/request-path';
 
 test('request paths: segments decoded, empty and . dropped, query and fragment cut', (t) => {
   t.like(parseRequestPath('/a/./b//c%20d.txt?x=../y#z'), { ok: true, segments: ['a', 'b', 'c d.txt'], trailingSlash: false, dotfile: false });

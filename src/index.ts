@@ -1,10 +1,10 @@
 /**
  * zerosend: the kernel's zero-copy transfers for Node.js.
  */
-export { transfer } from './transfer';
-export { proxy, type ProxyError, type ProxyOptions, type ProxyResult } from './proxy';
-export type { SocketTransferOptions, SocketTransferProgress } from './socket-transfer';
-export { capabilities, type Capabilities } from './capabilities';
+export { transfer } from './transfer/transfer';
+export { proxy, type ProxyError, type ProxyOptions, type ProxyResult } from './relay/proxy';
+export type { SocketTransferOptions, SocketTransferProgress } from './relay/socket-transfer';
+export { capabilities, type Capabilities } from './binding/capabilities';
 export { AbortError, ZerosendError } from './errors';
 export type {
   Destination,
@@ -14,5 +14,5 @@ export type {
   TransferProgress,
   TransferResult,
 } from './options';
-export { serveStatic, type StaticMiddleware, type NextFunction, type ServeStaticOptions, type ServedInfo, type BodyMethod } from './static/serve-static';
-export { createStaticServer, type StaticServerOptions } from './static/server';
+export { serveStatic, type StaticMiddleware, type NextFunction, type ServeStaticOptions, type ServedInfo, type BodyMethod } from './http/serve-static';
+export { createStaticServer, type StaticServerOptions } from './http/server';

@@ -1,6 +1,7 @@
 /**
- * Argument validation for `transfer()`: every bad input becomes a Node-style error before
- * anything native runs.
+ * The option and result types of the public API, and the validators that more than one job
+ * shares (a method name, a descriptor, `prefix`/`onProgress`/`signal`). Every bad input becomes a
+ * Node-style error before anything native runs.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Socket } from 'node:net';
@@ -51,79 +52,11 @@ export interface TransferResult {
  */
 export const METHODS: readonly Method[] = ['auto', 'sendfile', 'splice', 'mmap', 'copy'];
 
-/**
- * An option key only zerosend's own static server sets: with `method: 'auto'`, choose for the
- * least CPU per byte in this process rather than for this one transfer's speed — sendfile to
- * every socket peer, local ones too (see `Goal` in crates/zerosend-core/src/auto.rs).
- */
-export const FOR_SERVER = Symbol('zerosend.forServer');
-
-/** The validated options, with defaults filled in. */
-export interface Settings {
-  offset: number;
-  length: number | undefined;
-  method: Method;
-  /** `auto` as a server wants it: see `FOR_SERVER`. */
-  forServer: boolean;
-  prefix: Uint8Array | undefined;
-  onProgress: ((progress: TransferProgress) => void) | undefined;
-  signal: AbortSignal | undefined;
-}
-
-export type SourceSpec = { kind: 'path'; path: string } | { kind: 'fd'; fd: number; handle?: FileHandle };
-
-export function parseSource(source: unknown): SourceSpec {
-  if (typeof source === 'string') {
-    if (source.length === 0) {
-      throw new ZerosendError(codes.invalidArgValue, 'The "source" argument must be a non-empty path');
-    }
-    if (source.includes('\u0000')) {
-      throw new ZerosendError(codes.invalidArgValue, 'The "source" argument must not contain null bytes');
-    }
-    return { kind: 'path', path: source };
-  }
-  if (typeof source === 'number') return { kind: 'fd', fd: parseFd('source', source) };
-  if (isFileHandle(source)) {
-    if (source.fd < 0) {
-      throw new ZerosendError('EBADF', 'EBADF: bad file descriptor, the FileHandle is closed', {
-        errno: -9,
-        syscall: 'read',
-      });
-    }
-    return { kind: 'fd', fd: source.fd, handle: source };
-  }
-  throw invalidArgType('source', 'a path string, a file descriptor or a FileHandle', source);
-}
-
 export function parseFd(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
     throw outOfRange(name, 'an integer >= 0 && <= 2147483647', value);
   }
   return value;
-}
-
-function isFileHandle(value: unknown): value is FileHandle {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as FileHandle).fd === 'number' &&
-    typeof (value as FileHandle).stat === 'function' &&
-    typeof (value as FileHandle).read === 'function'
-  );
-}
-
-export function parseOptions(options: unknown): Settings {
-  if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-  const o = options as Record<string, unknown>;
-  const method = parseMethod('options.method', o.method);
-  return {
-    offset: parseByteCount('options.offset', o.offset) ?? 0,
-    length: parseByteCount('options.length', o.length),
-    method,
-    forServer: (options as { [FOR_SERVER]?: unknown })[FOR_SERVER] === true,
-    ...parseSharedOptions(o),
-  };
 }
 
 /** A method name; `undefined` means `'auto'`. */
@@ -158,15 +91,6 @@ export function parseSharedOptions<P>(o: Record<string, unknown>): {
     onProgress: o.onProgress as ((progress: P) => void) | undefined,
     signal: o.signal as AbortSignal | undefined,
   };
-}
-
-function parseByteCount(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw outOfRange(name, 'an integer >= 0 && <= 9007199254740991', value);
-  }
-  return value;
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {

@@ -1,8 +1,8 @@
 /**
- * Running the `zerosend` command as a user would: `node dist/cli.js ...` in its own process.
+ * Running the `zerosend` command as a user would: `node dist/cli/main.js ...` in its own process.
  *
  * dist/ is a build artifact. `ensureBuilt()` runs `tsc` (what `npm run build:ts` runs) when
- * dist/cli.js is missing or older than any file under src/, once per machine at a time (a lock
+ * dist/cli/main.js is missing or older than any file under src/, once per machine at a time (a lock
  * directory keeps parallel test files from building over each other). The native binding is not
  * rebuilt here: `npm run build` does that.
  */
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { delay } from './net';
 
 const repo = join(__dirname, '..', '..');
-export const cliPath = join(repo, 'dist', 'cli.js');
+export const cliPath = join(repo, 'dist', 'cli', 'main.js');
 
 function newestSource(dir: string): number {
   let newest = 0;
@@ -48,11 +48,11 @@ export async function ensureBuilt(): Promise<void> {
   }
   try {
     if (isFresh()) return;
-    // tsc emits even when other files of the tree have type errors; only a missing cli.js fails.
+    // tsc emits even when other files of the tree have type errors; only a missing cli/main.js fails.
     spawnSync(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repo, 'tsconfig.json')], {
       stdio: 'ignore',
     });
-    if (statSync(cliPath, { throwIfNoEntry: false }) === undefined) throw new Error('tsc did not produce dist/cli.js');
+    if (statSync(cliPath, { throwIfNoEntry: false }) === undefined) throw new Error('tsc did not produce dist/cli/main.js');
   } finally {
     rmdirSync(lock);
   }

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 
-import { native } from '../../src/native';
+import { native } from '../../src/binding/load';
 import { socketPair, type Pair } from './net';
 
 /** Open descriptors of this process, not counting the native pipe pool's idle pipes (two

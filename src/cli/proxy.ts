@@ -8,8 +8,8 @@ import * as net from 'node:net';
 
 import { Command, InvalidArgumentError } from 'commander';
 
-import { capabilities } from '../capabilities';
-import { proxy, type ProxyError } from '../proxy';
+import { capabilities } from '../binding/capabilities';
+import { proxy, type ProxyError } from '../relay/proxy';
 
 interface Address {
   host: string | undefined;

@@ -9,7 +9,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 
 import type { Method, TransferProgress } from '../options';
-import { transfer } from '../transfer';
+import { transfer } from '../transfer/transfer';
 
 interface SendOptions {
   method: Method;

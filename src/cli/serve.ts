@@ -13,8 +13,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { METHODS, type Method } from '../options';
 
-import { serveStatic } from '../static/serve-static';
-import type { ServedInfo } from '../static/options';
+import { serveStatic } from '../http/serve-static';
+import type { ServedInfo } from '../http/options';
 
 interface ServeOptions {
   port: number;

@@ -17,7 +17,7 @@ use std::os::fd::RawFd;
 use nix::sys::socket::{getpeername, getsockname, AddressFamily, SockaddrLike, SockaddrStorage};
 
 use crate::dest::{Dest, DestKind, Pacing};
-use crate::engine::Method;
+use crate::method::Method;
 
 /// From this length on, a paced TCP peer on this machine gets a copy...
 const LOCAL_TCP_COPY_FROM: u64 = 64 * 1024;

@@ -1,6 +1,6 @@
 //! What this build can do, for `capabilities()`.
 
-use crate::engine::Method;
+use crate::method::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {

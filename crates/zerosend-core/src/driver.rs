@@ -13,9 +13,9 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Method;
 use crate::error::Failure;
 use crate::limits::STEP_BYTES;
+use crate::method::Method;
 use crate::transfer::{Progress, Transfer};
 
 /// How a driven transfer ended.

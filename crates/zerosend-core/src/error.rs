@@ -4,7 +4,7 @@ use std::fmt;
 
 use nix::errno::Errno;
 
-use crate::engine::Method;
+use crate::method::Method;
 
 /// The reasons a transfer can fail. `code()` is the string Node users match on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,7 @@ mod engine;
 pub mod error;
 mod fd;
 pub mod limits;
+mod method;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pipe_pool;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -22,8 +23,8 @@ mod transfer;
 
 pub use capabilities::{capabilities, Capabilities};
 pub use driver::{drive, Outcome};
-pub use engine::Method;
 pub use error::Failure;
+pub use method::Method;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use pipe_pool::idle_count as idle_pipes;
 #[cfg(any(target_os = "linux", target_os = "android"))]

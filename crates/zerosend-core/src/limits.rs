@@ -1,6 +1,6 @@
 //! The sizes that bound one system call and one step, and the arithmetic on them.
 
-use crate::engine::Method;
+use crate::method::Method;
 
 /// Linux transfers at most this many bytes in one `read`/`write`/`sendfile`/`splice` call
 /// (`MAX_RW_COUNT`), whatever the caller asks; asking for more only invites a short count.

@@ -9,9 +9,10 @@ use nix::errno::Errno;
 
 use crate::auto::{self, Goal};
 use crate::dest::{is_unsupported, Dest, Pacing};
-use crate::engine::{CallError, Engine, Method, Sent, Span};
+use crate::engine::{CallError, Engine, Sent, Span};
 use crate::error::Failure;
 use crate::limits::{call_len, first_step_bytes, SHORT_FIRST_STEP_BYTES};
+use crate::method::Method;
 use crate::source::{resolve_range, Source};
 
 /// Where the file comes from.

@@ -6,7 +6,7 @@
 //! handle of the loop on each wake-up of any of them. With thousands of transfers parked, every
 //! wake-up of the event loop got slower (`fs.promises.stat` p50 12 → 74 µs with 4 000 parked).
 //! Here there is one handle, whatever the number of jobs; the TypeScript side
-//! (`src/completions.ts`) routes each event to its job by id.
+//! (`src/binding/completions.ts`) routes each event to its job by id.
 
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use crate::completions::CompletionChannel;
 use crate::outcome::NativeOutcome;
 
 /// Methods by number, as `startTransfer()` takes and reports them: the order of `METHODS` in
-/// `src/options.ts`, then `auto` for a server (`AUTO_FOR_SERVER` in `src/native-transfer.ts`). A
+/// `src/options.ts`, then `auto` for a server (`AUTO_FOR_SERVER` in `src/transfer/native.ts`). A
 /// transfer reports the method that ran (1–4).
 const METHOD_CODES: [Choice; 6] = [
     Choice::Auto,

@@ -8,8 +8,8 @@ use tokio_util::sync::CancellationToken;
 use super::end::OpenEnd;
 use super::flow::Flow;
 use crate::driver::Outcome;
-use crate::engine::Method;
 use crate::error::Failure;
+use crate::method::Method;
 
 /// What to relay where.
 #[derive(Debug, Clone)]

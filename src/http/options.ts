@@ -6,8 +6,8 @@ import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 
-import { capabilities } from '../capabilities';
-import { unsupported } from '../destination';
+import { capabilities } from '../binding/capabilities';
+import { unsupported } from '../socket/destination';
 import { invalidArgType, ZerosendError, codes } from '../errors';
 import { parseMethod, type Method, type TransferResult } from '../options';
 

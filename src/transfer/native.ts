@@ -1,17 +1,16 @@
 /** A transfer on the native side: sendfile, splice, mmap or copy on our own dups. */
 import type { Socket } from 'node:net';
 
-import { Cancellation, type CancelReason } from './cancellation';
-import { runJob } from './completions';
-import { descriptorOf, type Target } from './destination';
-import { AbortError, socketClosed, ZerosendError } from './errors';
-import { native, type NativeOutcome, type NativeTransfer } from './native';
-import { closedBecause } from './relay-failure';
-import { claim, claimIdle, isIdle } from './socket-gate';
-import { METHODS, type Settings, type SourceSpec, type TransferResult } from './options';
+import { Cancellation, type CancelReason } from '../binding/cancellation';
+import { runJob } from '../binding/completions';
+import { descriptorOf, type NativeTarget } from '../socket/destination';
+import { AbortError, socketClosed, ZerosendError } from '../errors';
+import { native, type NativeOutcome, type NativeTransfer } from '../binding/load';
+import { closedBecause } from '../socket/failure';
+import { claim, claimIdle, isIdle } from '../socket/write-gate';
+import { METHODS, type TransferResult } from '../options';
+import type { Settings, SourceSpec } from './settings';
 import { ProgressReporter } from './progress';
-
-type NativeTarget = Exclude<Target, { kind: 'stream' }>;
 
 /**
  * `startTransfer()` takes and reports a method as its index in `METHODS` (or `AUTO_FOR_SERVER`);

@@ -1,4 +1,4 @@
-import { native } from './native';
+import { native } from './load';
 
 export interface Capabilities {
   /** Whether the native binding loaded; without it every transfer goes through Node streams. */

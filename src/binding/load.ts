@@ -12,9 +12,9 @@
  * - `ZEROSEND_FORCE_FALLBACK=1` skips the binding (the stream fallback, on purpose: no warning).
  * - `ZEROSEND_SILENCE_FALLBACK_WARNING=1` keeps the fallback quiet.
  */
-import type * as Binding from '../native/binding';
+import type * as Binding from '../../native/binding';
 
-export type { CompletionChannel, NativeOutcome, NativeProxyOutcome, NativeTransfer } from '../native/binding';
+export type { CompletionChannel, NativeOutcome, NativeProxyOutcome, NativeTransfer } from '../../native/binding';
 
 /** Shared by every copy of zerosend in the process (two versions in one node_modules tree). */
 const WARNED = Symbol.for('zerosend.fallbackWarned');
@@ -29,7 +29,7 @@ function load(): typeof Binding | null {
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const binding = require('../native/binding.js') as typeof Binding;
+    const binding = require('../../native/binding.js') as typeof Binding;
     // A stale local build from another version of the Rust side: refuse it rather than crash later.
     if (typeof binding.startTransfer !== 'function' || typeof binding.CompletionChannel !== 'function' || typeof binding.nativeCapabilities !== 'function') {
       throw new Error('the loaded binary does not match this version of zerosend (rebuild it: npm run build:native)');

@@ -5,8 +5,8 @@ import { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 
-import { codes, invalidArgType, socketClosed, ZerosendError } from './errors';
-import { parseFd } from './options';
+import { codes, invalidArgType, socketClosed, ZerosendError } from '../errors';
+import { parseFd } from '../options';
 
 export type Target =
   /** A Node socket whose descriptor the native side can write to. */
@@ -15,6 +15,9 @@ export type Target =
   | { kind: 'fd'; fd: number }
   /** Anything bytes can only reach through Node streams (TLS, non-socket streams). */
   | { kind: 'stream'; stream: Writable; why: string };
+
+/** A destination the native side can write to. */
+export type NativeTarget = Exclude<Target, { kind: 'stream' }>;
 
 export function parseDestination(destination: unknown): Target {
   if (typeof destination === 'number') return { kind: 'fd', fd: parseFd('destination', destination) };

@@ -4,13 +4,13 @@ import { Command } from 'commander';
 
 const program = new Command('zerosend')
   .description('Zero-copy file serving, sending and proxying for Node.js (sendfile, splice, mmap).')
-  .version((require('../package.json') as { version: string }).version)
+  .version((require('../../package.json') as { version: string }).version)
   .showHelpAfterError();
 
 // Subcommands register themselves here, one line each.
-program.addCommand((require('./cli/proxy') as typeof import('./cli/proxy')).proxyCommand());
-program.addCommand((require('./cli/serve') as typeof import('./cli/serve')).serveCommand());
-program.addCommand((require('./cli/send') as typeof import('./cli/send')).sendCommand());
+program.addCommand((require('./proxy') as typeof import('./proxy')).proxyCommand());
+program.addCommand((require('./serve') as typeof import('./serve')).serveCommand());
+program.addCommand((require('./send') as typeof import('./send')).sendCommand());
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`zerosend: ${error instanceof Error ? error.message : String(error)}`);

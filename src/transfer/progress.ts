@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 
-import type { TransferProgress } from './options';
+import type { TransferProgress } from '../options';
 
 /**
  * Turns raw byte counts into the `onProgress` contract: `bytes` never decreases, nothing is

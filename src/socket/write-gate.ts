@@ -10,7 +10,7 @@
  */
 import type { Writable } from 'node:stream';
 
-import { AbortError, socketClosed } from './errors';
+import { AbortError, socketClosed } from '../errors';
 
 interface HeldWrite {
   args: unknown[];

@@ -1,12 +1,13 @@
 /**
- * How a socket relay's failure reaches the caller: the native outcome (or a Node stream error)
- * as a Node-style error with `code` and the bytes that were delivered.
+ * How a failure on a socket reaches the caller of a transfer or relay: the native outcome, a
+ * socket closed under it, or a Node stream error, as a Node-style error with `code` and the bytes
+ * that were delivered.
  */
 import type { Socket } from 'node:net';
 
-import { AbortError, socketClosed, ZerosendError } from './errors';
-import type { NativeOutcome } from '../native/binding';
-import type { CancelReason } from './cancellation';
+import { AbortError, socketClosed, ZerosendError } from '../errors';
+import type { NativeOutcome } from '../../native/binding';
+import type { CancelReason } from '../binding/cancellation';
 
 /** The error for a failed native outcome; `bytes` is what reached the destination(s). */
 export function nativeFailure(

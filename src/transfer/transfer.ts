@@ -1,20 +1,16 @@
 import * as fs from 'node:fs';
 import { Socket } from 'node:net';
 
-import { parseDestination, unsupported } from './destination';
-import { AbortError } from './errors';
-import { native } from './native';
-import { runNative } from './native-transfer';
-import {
-  parseOptions,
-  parseSource,
-  type Destination,
-  type FileSource,
-  type TransferOptions,
-  type TransferResult,
-} from './options';
-import { transferSocket, type SocketTransferOptions } from './socket-transfer';
-import { runStream } from './stream-transfer';
+import type { Writable } from 'node:stream';
+
+import { parseDestination, unsupported, type NativeTarget, type Target } from '../socket/destination';
+import { AbortError } from '../errors';
+import { native } from '../binding/load';
+import { runNative } from './native';
+import type { Destination, FileSource, Method, TransferOptions, TransferResult } from '../options';
+import { parseOptions, parseSource } from './settings';
+import { transferSocket, type SocketTransferOptions } from '../relay/socket-transfer';
+import { runStream } from './stream';
 
 /**
  * Sends a file (or a slice of it) to a socket or descriptor without the bytes passing through
@@ -44,20 +40,28 @@ export async function transfer(
   options?: TransferOptions | SocketTransferOptions,
 ): Promise<TransferResult> {
   if (source instanceof Socket) return transferSocket(source, destination, options as SocketTransferOptions | undefined);
+  // 1. Validate everything before anything runs.
   const settings = parseOptions(options);
   const src = parseSource(source);
   const target = parseDestination(destination);
   if (settings.signal?.aborted) throw new AbortError(0, settings.signal.reason);
+  // 2. Pick the route, 3. run it; each route reports its own result and errors.
+  const route = chooseRoute(target, settings.method);
+  if (route.kind === 'stream') return runStream(src, route.stream, settings);
+  return runNative(src, route, settings);
+}
 
-  if (target.kind === 'stream') {
-    if (settings.method !== 'auto') throw unsupported(settings.method, target.why);
-    return runStream(src, target.stream, settings);
-  }
-  if (!native) {
-    if (settings.method !== 'auto') throw unsupported(settings.method, 'the native binding is not available');
-    const stream =
-      target.kind === 'socket' ? target.socket : fs.createWriteStream('', { fd: target.fd, autoClose: false });
-    return runStream(src, stream, settings);
-  }
-  return runNative(src, target, settings);
+type Route = NativeTarget | { kind: 'stream'; stream: Writable };
+
+/**
+ * The native side wherever a descriptor can take the bytes and the binding loaded; else Node
+ * streams, which only `auto` may fall back to: an explicit method is a promise we cannot keep.
+ */
+function chooseRoute(target: Target, method: Method): Route {
+  if (target.kind !== 'stream' && native) return target;
+  const why = target.kind === 'stream' ? target.why : 'the native binding is not available';
+  if (method !== 'auto') throw unsupported(method, why);
+  if (target.kind === 'stream') return target;
+  if (target.kind === 'socket') return { kind: 'stream', stream: target.socket };
+  return { kind: 'stream', stream: fs.createWriteStream('', { fd: target.fd, autoClose: false }) };
 }

@@ -22,8 +22,9 @@ import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 import { codes } from '../errors';
-import { FOR_SERVER, type Method, type TransferOptions } from '../options';
-import { transfer } from '../transfer';
+import type { Method, TransferOptions } from '../options';
+import { FOR_SERVER } from '../transfer/settings';
+import { transfer } from '../transfer/transfer';
 import type { BodyMethod } from './options';
 
 /** How the body went. */

@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
-import { socketClosed } from './errors';
+import { socketClosed } from '../errors';
 
 export interface StreamRelayOptions {
   /** Call `dst.end()` as soon as `src` ends, and settle once it finished. Without it, settle

@@ -8,15 +8,15 @@ import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 
-import { capabilities } from './capabilities';
-import { descriptorOf, parseDestination, unsupported, type Target } from './destination';
-import { AbortError, codes, describe, invalidArgType, socketClosed, ZerosendError } from './errors';
-import { runJob } from './completions';
-import { native, type NativeOutcome } from './native';
-import { parseSharedOptions, type Destination, type TransferResult } from './options';
-import { Cancellation } from './cancellation';
-import { nativeFailure, streamFailure } from './relay-failure';
-import { claim } from './socket-gate';
+import { capabilities } from '../binding/capabilities';
+import { descriptorOf, parseDestination, unsupported, type Target } from '../socket/destination';
+import { AbortError, codes, describe, invalidArgType, socketClosed, ZerosendError } from '../errors';
+import { runJob } from '../binding/completions';
+import { native, type NativeOutcome } from '../binding/load';
+import { parseSharedOptions, type Destination, type TransferResult } from '../options';
+import { Cancellation } from '../binding/cancellation';
+import { nativeFailure, streamFailure } from '../socket/failure';
+import { claim } from '../socket/write-gate';
 import { TakenReading } from './socket-reading';
 import { endAndFinish, StreamRelay } from './stream-relay';
 

@@ -4,7 +4,7 @@
  * on every wake-up: see crates/zerosend-node/src/completions.rs). Events are routed to their
  * job by id.
  */
-import { native, type CompletionChannel, type NativeOutcome, type NativeProxyOutcome } from './native';
+import { native, type CompletionChannel, type NativeOutcome, type NativeProxyOutcome } from './load';
 
 type Ended = NativeOutcome | NativeProxyOutcome;
 

@@ -9,10 +9,11 @@ import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 
-import { AbortError, codes, socketClosed, ZerosendError } from './errors';
-import type { Settings, SourceSpec, TransferResult } from './options';
+import { AbortError, codes, socketClosed, ZerosendError } from '../errors';
+import type { TransferResult } from '../options';
+import type { Settings, SourceSpec } from './settings';
 import { ProgressReporter } from './progress';
-import { claim, type Claim } from './socket-gate';
+import { claim, type Claim } from '../socket/write-gate';
 import { resolveLength } from './range';
 
 type Write = Claim['write'];

@@ -1,4 +1,4 @@
-import { codes, outOfRange, ZerosendError } from './errors';
+import { codes, outOfRange, ZerosendError } from '../errors';
 
 /**
  * The file bytes `[offset, offset + length)` of a file of `size` bytes, by the same rules as the
