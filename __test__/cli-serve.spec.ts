@@ -12,7 +12,7 @@ import test from 'ava';
 import { CliProcess, ensureBuilt, startServe } from './helpers/cli-process';
 import { AUTO_FILE_METHOD_PATTERN, AUTO_FILE_METHODS, hasNative } from './helpers/native';
 import { MiB, delay, tempDir } from './helpers/net';
-import { curl, curlRaw, makeSite } from './helpers/static-site';
+import { curl, curlRaw, errorPage, makeSite } from './helpers/static-site';
 
 const site = makeSite();
 
@@ -34,7 +34,7 @@ test('serves a folder; one access-log line per request, with the method that sen
     t.false(Number.isNaN(Date.parse(get[1]!)));
     t.true(AUTO_FILE_METHODS.includes(get[3]!), get[3]);
     await line(/ HEAD \/style\.css 200 0 \d+\.\dms none$/m);
-    await line(/ GET \/missing\.txt 404 10 \d+\.\dms none$/m);
+    await line(new RegExp(` GET /missing\\.txt 404 ${errorPage('Not Found').length} \\d+\\.\\dms none$`, 'm'));
     await line(new RegExp(` GET /data\\.bin 206 100 \\d+\\.\\dms ${AUTO_FILE_METHOD_PATTERN}$`, 'm'));
     t.pass();
   } finally {

@@ -15,7 +15,7 @@ import test from 'ava';
 import { createStaticServer, serveStatic, type ServedInfo } from '../src';
 import { hasNative } from './helpers/native';
 import { MiB, delay } from './helpers/net';
-import { listen, makeSite, rawRequest } from './helpers/static-site';
+import { errorPage, listen, makeSite, rawRequest } from './helpers/static-site';
 import { selfSigned } from './helpers/tls';
 
 const site = makeSite();
@@ -105,7 +105,7 @@ test('pipelined requests are answered in order on one connection', async (t) => 
     const expected = [
       ['200', site.files['sub/a.txt']!],
       ['200', data],
-      ['404', Buffer.from('Not Found\n')],
+      ['404', errorPage('Not Found')],
       ['200', site.files['style.css']!],
     ] as const;
     let rest = response;

@@ -140,15 +140,15 @@ test('HEAD then GET on the same connection: no body bytes were left in between',
   t.deepEqual(readFileSync(out), site.files['sub/a.txt']);
 });
 
-test('ranges: a-b, a-, -n, and an end past the file', async (t) => {
+test('ranges: a-b, a-, -n, an end past the file, overlapping ranges combined (as send)', async (t) => {
   const cases: Array<[string, number, number]> = [
     ['0-9', 0, 9],
     ['100-199', 100, 199],
     ['99990-', 99_990, 99_999],
     ['-100', 99_900, 99_999],
     ['99000-200000', 99_000, 99_999],
-    ['-200000', 0, 99_999],
     ['0-0', 0, 0],
+    ['0-9,5-20', 0, 20],
   ];
   for (const [spec, start, end] of cases) {
     const response = await curl('-H', `Range: bytes=${spec}`, `${base.url}/data.bin`);
@@ -170,7 +170,8 @@ test('curl --range and HEAD with a range agree', async (t) => {
 });
 
 test('unsatisfiable ranges get 416 with Content-Range: bytes */size', async (t) => {
-  for (const spec of ['100000-', '200000-300000', '-0']) {
+  // As send (range-parser): a suffix longer than the file and first > last name no bytes either.
+  for (const spec of ['100000-', '200000-300000', '-0', '-200000', '5-1']) {
     const response = await curl('-H', `Range: bytes=${spec}`, `${base.url}/data.bin`);
     t.is(response.status, 416, spec);
     t.is(response.headers['content-range'], `bytes */${data.length}`, spec);
@@ -180,8 +181,8 @@ test('unsatisfiable ranges get 416 with Content-Range: bytes */size', async (t) 
   t.is(empty.headers['content-range'], 'bytes */0');
 });
 
-test('several ranges, bad syntax or another unit: the whole file with 200', async (t) => {
-  for (const header of ['bytes=0-1,5-6', 'bytes=abc', 'bytes=5-1', 'items=0-1', 'bytes=-']) {
+test('several disjoint ranges, bad syntax or another unit: the whole file with 200', async (t) => {
+  for (const header of ['bytes=0-1,5-6', 'bytes=abc', 'items=0-1', 'bytes=-', 'Bytes=0-1']) {
     const response = await curl('-H', `Range: ${header}`, `${base.url}/data.bin`);
     t.is(response.status, 200, header);
     t.true(response.body.equals(data), header);

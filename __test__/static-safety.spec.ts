@@ -53,8 +53,10 @@ const ATTACKS: Array<[string, number]> = [
   ['/.env', 404],
   ['/%2eenv', 404],
   ['/sub/.hidden/x.txt', 404],
-  ['/sub/../.env', 403],
-  ['/sub/%2e%2e/.env', 403],
+  // a .. that stays inside the root is resolved (as send): then the dotfile rule answers
+  ['/sub/../.env', 404],
+  ['/sub/%2e%2e/.env', 404],
+  ['/sub/%2e%2e/%2e%2e/outside/secret.txt', 403],
   // symlinks that resolve outside the root
   ['/escape.txt', 403],
   ['/escape-dir/secret.txt', 403],

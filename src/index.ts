@@ -16,3 +16,6 @@ export type {
 } from './options';
 export { serveStatic, type StaticMiddleware, type NextFunction, type ServeStaticOptions, type ServedInfo, type BodyMethod } from './http/serve-static';
 export { createStaticServer, type StaticServerOptions } from './http/server';
+export { sendFile, type SendFileOptions, type SendFileResult } from './http/send-file';
+export type { HttpError } from './http/http-error';
+export type { ResponseOptions } from './http/response-options';

@@ -150,3 +150,11 @@ export function curlRaw(args: string[]): Promise<string> {
     });
   });
 }
+
+/** The error page serve-static's `send` (and zerosend) answer with: `<pre>Not Found</pre>` in a minimal document. */
+export function errorPage(message: string): Buffer {
+  return Buffer.from(
+    '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n' +
+      `<body>\n<pre>${message}</pre>\n</body>\n</html>\n`,
+  );
+}

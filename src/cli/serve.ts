@@ -14,7 +14,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { METHODS, type Method } from '../options';
 
 import { serveStatic } from '../http/serve-static';
-import type { ServedInfo } from '../http/options';
+import type { ServedInfo } from '../http/file-response';
 
 interface ServeOptions {
   port: number;

@@ -1,9 +1,12 @@
 /**
- * The `Range` request header (RFC 9110 §14): one byte range becomes a 206, an unsatisfiable one a
- * 416, and anything else — no header, another unit, bad syntax, several ranges — the whole file.
+ * The `Range` request header, read by `range-parser` exactly as `send` reads it (serve-static,
+ * `res.sendFile`): a header that starts with `bytes=` and names one satisfiable range (several that
+ * overlap or touch are combined into one) is a 206; one whose ranges are all unsatisfiable is a 416;
+ * anything else — no header, another unit, bad syntax, several disjoint ranges — is the whole file.
  * (Several ranges would need multipart/byteranges, which copies; browsers and download managers
  * ask for one.)
  */
+import parseRange from 'range-parser';
 
 export type ByteRange =
   /** Send the whole file with 200. */
@@ -15,31 +18,14 @@ export type ByteRange =
 
 const WHOLE: ByteRange = { kind: 'whole' };
 const UNSATISFIABLE: ByteRange = { kind: 'unsatisfiable' };
-const RANGE_SPEC = /^(\d*)[ \t]*-[ \t]*(\d*)$/;
+/** send's `BYTES_RANGE_REGEXP`: other units are ignored. */
+const BYTES = /^ *bytes=/;
 
 export function parseByteRange(header: string | undefined, size: number): ByteRange {
-  if (header === undefined) return WHOLE;
-  const equals = header.indexOf('=');
-  if (equals === -1 || header.slice(0, equals).trim().toLowerCase() !== 'bytes') return WHOLE;
-  const specs = header
-    .slice(equals + 1)
-    .split(',')
-    .map((spec) => spec.trim())
-    .filter((spec) => spec !== '');
-  if (specs.length !== 1) return WHOLE;
-  const match = RANGE_SPEC.exec(specs[0]);
-  if (!match) return WHOLE;
-  const [, first, last] = match as unknown as [string, string, string];
-  if (first === '') {
-    // `-n`: the last n bytes.
-    if (last === '') return WHOLE;
-    const suffix = Number(last);
-    if (suffix === 0 || size === 0) return UNSATISFIABLE;
-    return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(first);
-  if (last !== '' && Number(last) < start) return WHOLE; // invalid: ignore the header
-  if (start >= size) return UNSATISFIABLE;
-  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
+  if (header === undefined || !BYTES.test(header)) return WHOLE;
+  const ranges = parseRange(size, header, { combine: true });
+  if (ranges === -1) return UNSATISFIABLE;
+  if (ranges === -2 || ranges.length !== 1) return WHOLE;
+  const { start, end } = ranges[0]!;
   return { kind: 'partial', start, end };
 }

@@ -1,34 +1,32 @@
 /**
  * Conditional requests (RFC 9110 §13): `If-Match` / `If-Unmodified-Since` → 412,
- * `If-None-Match` / `If-Modified-Since` → 304, and `If-Range`, evaluated in the RFC's order.
+ * `If-None-Match` / `If-Modified-Since` → 304 (decided by `fresh`, as `send` decides it: a request
+ * with `Cache-Control: no-cache` is never answered from cache), and `If-Range`, in the RFC's order.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** The validators of the representation being served (as its response headers carry them). */
+import fresh from 'fresh';
+
+/** The validators of the representation being served, as its response headers carry them. */
 export interface Validators {
   /** The `ETag` value, e.g. `"1f-18c3a2"` or `W/"1f-18c3a2"`. */
   etag: string | undefined;
-  /** `Last-Modified` in milliseconds since the epoch, whole seconds (HTTP dates have no more). */
-  lastModified: number | undefined;
+  /** The `Last-Modified` value (an HTTP date: whole seconds). */
+  lastModified: string | undefined;
 }
 
 /** 0 when the request proceeds, else the status that answers it (304 or 412). */
 export function evaluatePreconditions(headers: IncomingHttpHeaders, validators: Validators): 0 | 304 | 412 {
   const ifMatch = headers['if-match'];
   if (ifMatch !== undefined) {
-    if (!matchesAny(ifMatch, validators.etag, true)) return 412;
+    // Strong comparison (RFC 9110 §13.1.1): a weak tag cannot promise the bytes are the same.
+    if (!matchesStrongly(ifMatch, validators.etag)) return 412;
   } else {
     const since = parseHttpDate(headers['if-unmodified-since']);
-    if (since !== undefined && validators.lastModified !== undefined && validators.lastModified > since) return 412;
+    const modified = parseHttpDate(validators.lastModified);
+    if (since !== undefined && modified !== undefined && modified > since) return 412;
   }
-  const ifNoneMatch = headers['if-none-match'];
-  if (ifNoneMatch !== undefined) {
-    if (matchesAny(ifNoneMatch, validators.etag, false)) return 304;
-  } else {
-    const since = parseHttpDate(headers['if-modified-since']);
-    if (since !== undefined && validators.lastModified !== undefined && validators.lastModified <= since) return 304;
-  }
-  return 0;
+  return fresh(headers, { etag: validators.etag, 'last-modified': validators.lastModified }) ? 304 : 0;
 }
 
 /**
@@ -42,29 +40,20 @@ export function rangeStillValid(ifRange: string | undefined, validators: Validat
     return validators.etag !== undefined && !isWeak(value) && !isWeak(validators.etag) && value === validators.etag;
   }
   const date = parseHttpDate(value);
-  return date !== undefined && validators.lastModified === date;
+  return date !== undefined && parseHttpDate(validators.lastModified) === date;
 }
 
-/** `*` or a comma-separated list of entity tags, compared strongly or weakly with ours. */
-function matchesAny(list: string, etag: string | undefined, strong: boolean): boolean {
-  // `*` matches any current representation, and there is one: the file exists.
+/** `*` (there is a current representation: the file exists), or a listed tag equal to ours, strongly. */
+function matchesStrongly(list: string, etag: string | undefined): boolean {
   if (list.trim() === '*') return true;
-  if (etag === undefined) return false;
-  if (strong && isWeak(etag)) return false;
-  const ours = opaque(etag);
-  for (const candidate of list.split(',')) {
-    const tag = candidate.trim();
-    if (tag === '' || (strong && isWeak(tag))) continue;
-    if (opaque(tag) === ours) return true;
-  }
-  return false;
+  if (etag === undefined || isWeak(etag)) return false;
+  return list.split(',').some((candidate) => candidate.trim() === etag);
 }
 
 const isWeak = (tag: string): boolean => tag.startsWith('W/');
-const opaque = (tag: string): string => (isWeak(tag) ? tag.slice(2) : tag);
 
 /** Milliseconds of an HTTP date, or undefined when absent or unparsable (then the header is ignored). */
-export function parseHttpDate(value: string | undefined): number | undefined {
+function parseHttpDate(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;

@@ -40,13 +40,16 @@ interface Entry extends OpenFile {
 export type Lookup =
   | { kind: 'file'; file: OpenFile }
   | { kind: 'directory' }
-  /** Absent, or not a regular file (FIFOs, devices and sockets are never served). */
-  | { kind: 'missing' }
-  /** Not readable by this process, or a symlink that resolves outside the root. */
-  | { kind: 'forbidden' };
+  /** Absent, or not a regular file (FIFOs, devices and sockets are never served); `code` is the
+   * errno where one said so (`ENOENT`, `ENOTDIR`...). */
+  | { kind: 'missing'; code?: string }
+  /** Not readable by this process (`code`: `EACCES`, `EPERM`), or a symlink that resolves outside
+   * the root. */
+  | { kind: 'forbidden'; code?: string };
 
 const DIRECTORY: Lookup = { kind: 'directory' };
 const MISSING: Lookup = { kind: 'missing' };
+const ABSENT: Lookup = { kind: 'missing', code: 'ENOENT' };
 const FORBIDDEN: Lookup = { kind: 'forbidden' };
 
 // O_NONBLOCK: opening a FIFO someone put under the root must not block the event loop.
@@ -82,7 +85,7 @@ export class OpenFiles {
     }
     if (stat === undefined) {
       this.forget(fsPath);
-      return MISSING;
+      return ABSENT;
     }
     if (stat.isDirectory()) return DIRECTORY;
     if (!stat.isFile()) return MISSING;
@@ -207,7 +210,31 @@ function sameVersion(a: fs.Stats, b: fs.Stats): boolean {
 
 function classify(error: unknown): Lookup {
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (MISSING_CODES.has(code)) return MISSING;
-  if (FORBIDDEN_CODES.has(code)) return FORBIDDEN;
+  if (MISSING_CODES.has(code)) return { kind: 'missing', code };
+  if (FORBIDDEN_CODES.has(code)) return { kind: 'forbidden', code };
   throw error;
+}
+
+/** The caches `sharedOpenFiles` hands out, one per root and symlink rule, oldest first. */
+const shared = new Map<string, OpenFiles>();
+const SHARED_ROOTS = 64;
+
+/**
+ * A process-wide open-file cache for `root`, for the doors that answer one request with one file
+ * (`sendFile`, `reply.sendFile`, Koa's `send`): a file an app sends again and again is opened once.
+ * A root beyond the 64 most recent closes the oldest cache (its files in use close on release).
+ */
+export function sharedOpenFiles(root: string, confine: boolean): OpenFiles {
+  const key = `${confine ? 'confined' : 'any'}:${root}`;
+  let files = shared.get(key);
+  if (files === undefined) {
+    files = new OpenFiles(root, 256, 30_000, confine);
+    shared.set(key, files);
+    if (shared.size > SHARED_ROOTS) {
+      const [oldest, cache] = shared.entries().next().value as [string, OpenFiles];
+      shared.delete(oldest);
+      cache.close();
+    }
+  }
+  return files;
 }

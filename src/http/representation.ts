@@ -1,21 +1,26 @@
 /**
- * The header values that describe a file version: `ETag`, `Last-Modified`, `Content-Type`.
- * They depend only on the file's stat and name, so the open-file cache keeps them per entry.
+ * The header values that describe a file version: `ETag` (the `etag` package, as `send` makes
+ * it), `Last-Modified`, `Content-Type` (`mime-types`). They depend only on the file's stat and
+ * name, so the open-file cache keeps them per entry.
  */
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 
+import etag from 'etag';
 import { contentType } from 'mime-types';
 
-/** `"<size>-<mtime ms>"` in hex, as nginx does (with milliseconds, so a same-second rewrite changes it). */
+/**
+ * `"<size>-<mtime ms>"` in hex: `etag`'s tag for a stat, with milliseconds, so a rewrite in the same
+ * second changes it. Strong unless asked for weak (send's default is weak; a strong tag lets
+ * `If-Range` resume a download, as nginx's does).
+ */
 export function entityTag(stat: Stats, kind: 'strong' | 'weak'): string {
-  const tag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
-  return kind === 'weak' ? `W/${tag}` : tag;
+  return etag(stat, { weak: kind === 'weak' });
 }
 
-/** The modification time as HTTP dates have it: whole seconds. */
-export function lastModifiedMs(stat: Stats): number {
-  return Math.floor(stat.mtimeMs / 1000) * 1000;
+/** `Last-Modified`: the modification time as an HTTP date (whole seconds). */
+export function lastModifiedOf(stat: Stats): string {
+  return stat.mtime.toUTCString();
 }
 
 const contentTypes = new Map<string, string>();

@@ -1,39 +1,48 @@
 /**
- * From a request target to path segments under the root, refusing everything that could climb out
- * of it. The rules are strict rather than clever: a request that needs any of them is an attack or
- * a broken client, never a browser (browsers remove dot segments and percent-encode the rest).
+ * From a path to the file it names under a root, by `send`'s rules (what serve-static,
+ * `res.sendFile` and @fastify/static apply): percent-decoding for request URLs, dot segments
+ * resolved, and a 403 for any path that would climb above the root. Nothing outside the root is
+ * ever named: a `..` that stays inside (`/users/../todo.txt`) is resolved, one that climbs out is
+ * refused, raw or encoded, with `/` or `\` around it.
  */
+import * as path from 'node:path';
 
 export type RequestPath =
   | {
       ok: true;
-      /** Decoded segments, without empty and `.` segments: joined under the root, they are the file. */
+      /** Decoded segments under the root, without empty, `.` and `..` ones: joined, they are the file. */
       segments: string[];
       /** The path ended in `/` (a directory is wanted: serve its index). */
       trailingSlash: boolean;
-      /** Some segment starts with `.` (`/.env`, `/.git/config`). */
+      /** Some segment starts with `.` and is not `.` itself (`/.env`, `/a/.git/config`). */
       dotfile: boolean;
-      /** The path as the client sent it, still encoded, without the query: for redirects. */
-      rawPath: string;
     }
   | { ok: false; status: 400 | 403; reason: string };
 
-/**
- * A path with none of these characters, and no segment starting with `.` (no `/.`), needs no
- * decoding and no further checks: `..` and dotfiles both start a segment with a dot.
- */
+export interface UrlPathRules {
+  /**
+   * Refuse (403) every path that is not already canonical — `.`/`..` segments, `//`, `\` — rather
+   * than resolving it. For routers that match guards on the raw URL (Fastify's find-my-way): a
+   * `/public/../private/x` must not reach what a `/private/*` guard protects. @fastify/static does
+   * the same.
+   */
+  canonical?: boolean;
+}
+
+/** A path with none of these characters and no `/.` or `//` needs no decoding and no normalising. */
 const NEEDS_DECODING = /[\x00-\x20"#%\\\x7f-\uffff]/;
 
-/** Both separators count when looking for `..`: `\` is one on Windows and in some proxies. */
-const SEPARATORS = /[\\/]/;
+/** send's `UP_PATH_REGEXP`: a `..` segment between `/` or `\` (or the ends). */
+const CLIMBS = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
 
 /**
- * Parses `req.url` (origin-form `/a/b?q`, or absolute-form `http://host/a/b`).
+ * The path of a request target (`req.url`: origin-form `/a/b?q`, or absolute-form
+ * `http://host/a/b`), under the root.
  *
  * - malformed percent-encoding, invalid or overlong UTF-8, NUL → 400
- * - a `..` segment, raw or encoded, between `/` or `\` → 403 (it is never resolved)
+ * - dot segments are resolved; a path that climbs above the root → 403
  */
-export function parseRequestPath(url: string | undefined): RequestPath {
+export function parseRequestPath(url: string | undefined, rules: UrlPathRules = {}): RequestPath {
   let target = url ?? '/';
   if (target.charCodeAt(0) !== 0x2f /* / */) {
     const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target);
@@ -43,10 +52,10 @@ export function parseRequestPath(url: string | undefined): RequestPath {
   }
   const end = target.search(/[?#]/);
   const rawPath = end === -1 ? target : target.slice(0, end);
-  if (!NEEDS_DECODING.test(rawPath) && !rawPath.includes('/.')) {
+  if (!NEEDS_DECODING.test(rawPath) && !rawPath.includes('/.') && !rawPath.includes('//')) {
     // The common case, at a fraction of the cost: nothing encoded, no dot segment, no dotfile.
     const segments = rawPath.split('/').filter((part) => part !== '');
-    return { ok: true, segments, trailingSlash: rawPath.endsWith('/'), dotfile: false, rawPath };
+    return { ok: true, segments, trailingSlash: rawPath.endsWith('/'), dotfile: false };
   }
 
   let decoded: string;
@@ -58,19 +67,45 @@ export function parseRequestPath(url: string | undefined): RequestPath {
     return { ok: false, status: 400, reason: 'malformed percent-encoding or UTF-8' };
   }
   if (decoded.includes('\u0000')) return { ok: false, status: 400, reason: 'NUL in the path' };
-
-  const segments: string[] = [];
-  let dotfile = false;
-  for (const part of decoded.split(SEPARATORS)) {
-    if (part === '..') return { ok: false, status: 403, reason: 'a .. segment' };
-    if (part.charCodeAt(0) === 0x2e /* . */ && part !== '.') dotfile = true;
+  if (rules.canonical && (decoded.includes('\\') || path.posix.normalize(decoded) !== decoded)) {
+    return { ok: false, status: 403, reason: 'a path that is not canonical' };
   }
-  // Only `/` separates directories on POSIX: a `\` stays part of the name (checked above).
-  for (const part of decoded.split('/')) {
-    if (part !== '' && part !== '.') segments.push(part);
-  }
-  return { ok: true, segments, trailingSlash: decoded.endsWith('/'), dotfile, rawPath };
+  return underRoot(decoded);
 }
+
+/**
+ * A path an application names (`sendFile(req, res, path, { root })`), taken literally (no
+ * percent-decoding: `a%20b.txt` is that name): inside `root` when there is one, else absolute.
+ * Without a root, any `..` is refused, as `send` does. `null` when the path is relative and there
+ * is no root: that is the caller's mistake, not the client's.
+ */
+export function parseAppPath(name: string, root: string | undefined): RequestPath | null {
+  if (name.includes('\u0000')) return { ok: false, status: 400, reason: 'NUL in the path' };
+  if (root !== undefined) return underRoot(name);
+  if (!path.isAbsolute(name)) return null;
+  if (CLIMBS.test(name)) return { ok: false, status: 403, reason: 'a .. segment' };
+  const parts = path.normalize(name).split(path.sep);
+  return {
+    ok: true,
+    segments: parts.filter((part) => part !== ''),
+    trailingSlash: name.endsWith('/'),
+    // As send does without a root: every segment of the absolute path counts.
+    dotfile: parts.some(isDotfile),
+  };
+}
+
+/** `send` with a root: normalise `./path`, refuse what climbs, the rest are segments under the root. */
+function underRoot(decoded: string): RequestPath {
+  const normalized = path.posix.normalize(`./${decoded}`);
+  if (CLIMBS.test(normalized)) return { ok: false, status: 403, reason: 'a path that climbs above the root' };
+  const segments = normalized.split('/').filter((part) => part !== '' && part !== '.');
+  // `\` separates nothing on POSIX, but it does on Windows and in some proxies: a name behind one
+  // that starts with a dot is treated as a dotfile too.
+  const dotfile = segments.some((segment) => segment.split('\\').some(isDotfile));
+  return { ok: true, segments, trailingSlash: decoded.endsWith('/'), dotfile };
+}
+
+const isDotfile = (part: string): boolean => part.length > 1 && part.charCodeAt(0) === 0x2e /* . */;
 
 function encodeHighBytes(text: string): string {
   let out = '';

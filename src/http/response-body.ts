@@ -22,10 +22,12 @@ import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 import { codes } from '../errors';
-import type { Method, TransferOptions } from '../options';
+import type { Method, TransferOptions, TransferResult } from '../options';
 import { FOR_SERVER } from '../transfer/settings';
 import { transfer } from '../transfer/transfer';
-import type { BodyMethod } from './options';
+
+/** How a response body went out: a `transfer()` method, or `'none'` for bodiless and generated answers. */
+export type BodyMethod = TransferResult['method'] | 'none';
 
 /** How the body went. */
 export interface BodyOutcome {
@@ -58,18 +60,19 @@ export async function sendFileBody(
   offset: number,
   length: number,
   method: Method,
+  signal?: AbortSignal,
 ): Promise<BodyOutcome> {
   const socket = res.socket ?? (await assignedSocket(res));
   if (socket === null || socket.destroyed) {
     res.destroy();
     return { bytes: 0, method: 'none', error: codes.socketClosed };
   }
-  if (!canTakeOver(res, socket)) return pipeThroughResponse(res, fd, offset, length);
+  if (!canTakeOver(res, socket)) return pipeThroughResponse(res, fd, offset, length, signal);
 
   res.writeHead(res.statusCode);
   const outgoing = res as unknown as OutgoingInternals;
   if (!framedByContentLength(res, outgoing, length) || outgoing._header === null) {
-    return pipeThroughResponse(res, fd, offset, length);
+    return pipeThroughResponse(res, fd, offset, length, signal);
   }
   const prefix = Buffer.from(outgoing._header, 'latin1');
   outgoing._headerSent = true;
@@ -80,6 +83,7 @@ export async function sendFileBody(
       offset,
       length,
       method: encrypted ? 'auto' : method,
+      signal,
       // A server's own core is what runs out: sendfile to clients on this machine too.
       [FOR_SERVER]: true,
     } as TransferOptions);
@@ -146,7 +150,13 @@ function framedByContentLength(res: ServerResponse, outgoing: OutgoingInternals,
  * The portable path: file bytes through `res.write()`. A file that ends early closes the
  * connection rather than ending a response shorter than its `Content-Length`.
  */
-function pipeThroughResponse(res: ServerResponse, fd: number, offset: number, length: number): Promise<BodyOutcome> {
+function pipeThroughResponse(
+  res: ServerResponse,
+  fd: number,
+  offset: number,
+  length: number,
+  signal: AbortSignal | undefined,
+): Promise<BodyOutcome> {
   return new Promise((resolve) => {
     if (length === 0) {
       res.end();
@@ -156,10 +166,12 @@ function pipeThroughResponse(res: ServerResponse, fd: number, offset: number, le
     let bytes = 0;
     let settled = false;
     const input = fs.createReadStream('', { fd, start: offset, end: offset + length - 1, autoClose: false });
+    const onAbort = (): void => finish('ABORT_ERR');
     const finish = (error?: string): void => {
       if (settled) return;
       settled = true;
       res.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
       if (error !== undefined) {
         input.destroy();
         res.destroy();
@@ -176,6 +188,8 @@ function pipeThroughResponse(res: ServerResponse, fd: number, offset: number, le
       else res.end(() => finish());
     });
     res.on('close', onClose);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     input.pipe(res, { end: false });
   });
 }

@@ -1,22 +1,22 @@
 /**
- * `serveStatic(root, options)`: a connect/Express middleware serving files from `root`, the body
- * sent by `transfer()` (sendfile or whatever `auto` picks), headers in the same packets.
+ * `serveStatic(root, options)`: a connect/Express middleware serving files from `root` — serve-static
+ * as a drop-in, with the body sent by `transfer()` (sendfile or whatever `auto` picks) and the
+ * headers in the same packets.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 
-import { codes } from '../errors';
-import { acceptedEncodings, type Encoding } from './accept-encoding';
-import { parseByteRange } from './byte-range';
-import { evaluatePreconditions, parseHttpDate, rangeStillValid } from './conditional';
+import type { Encoding } from './accept-encoding';
+import { endedEarly, planResponse, sendPlanned, type ServedInfo } from './file-response';
+import { findFile, findIndex, precompressedVariant, type Found } from './find-file';
+import { httpError } from './http-error';
 import { OpenFiles, type OpenFile } from './open-files';
-import { resolveSettings, type ServedInfo, type ServeStaticOptions, type StaticSettings } from './options';
-import { sendDirectoryRedirect, sendNotModified, sendStatus } from './plain-response';
-import { contentTypeOf, entityTag, lastModifiedMs } from './representation';
+import { sendDirectoryRedirect, sendError, sendMethodNotAllowed } from './plain-response';
 import { parseRequestPath } from './request-path';
-import { sendFileBody } from './response-body';
+import { resolveSettings, type ServeStaticOptions, type StaticSettings } from './static-options';
 
-export type { ServedInfo, ServeStaticOptions, BodyMethod } from './options';
+export type { ServeStaticOptions } from './static-options';
+export type { BodyMethod, ServedInfo } from './file-response';
 
 /** `next` as connect and Express call it. */
 export type NextFunction = (error?: unknown) => void;
@@ -31,24 +31,27 @@ export interface StaticMiddleware {
 
 /**
  * A connect/Express middleware serving the files under `root` for GET and HEAD, with ranges,
- * conditional requests, ETag/Last-Modified and optional precompressed variants. Options follow
- * `serve-static`. Nothing outside `root` is ever served.
+ * conditional requests, ETag/Last-Modified and optional precompressed variants. Options and
+ * behaviour follow serve-static: misses call `next()` (with `fallthrough: false`, `next(err)` with
+ * an http-errors error); without `next` it answers them itself. Nothing outside `root` is ever
+ * served.
  *
  * @example
- * app.use(serveStatic('./public', { maxAge: '1d' }))
+ * app.use('/static', serveStatic('./public', { maxAge: '1d', extensions: ['html'] }))
  * http.createServer(serveStatic('./public', { fallthrough: false })).listen(8080)
  */
 export function serveStatic(root: string, options?: ServeStaticOptions): StaticMiddleware {
   const settings = resolveSettings(root, options);
   const files = new OpenFiles(settings.root, settings.cacheMax, settings.cacheIdleMs, !settings.followSymlinks);
-  const server = new StaticHandler(settings, files);
+  const handler = new StaticHandler(settings, files);
   const middleware = ((req: IncomingMessage, res: ServerResponse, next?: NextFunction) => {
     try {
-      server.handle(req, res, next);
+      handler.handle(req, res, next);
     } catch (error) {
-      // An unexpected file system error (EMFILE, EIO...): Express shows it, plain http gets a 500.
+      // An unexpected file system error (EMFILE, EIO...), or a throwing setHeaders/onServed:
+      // Express shows it, plain http gets a 500.
       if (next) next(error);
-      else server.answer(req, res, 500);
+      else handler.answer(req, res, 500);
     }
   }) as StaticMiddleware;
   middleware.close = () => files.close();
@@ -70,7 +73,7 @@ class StaticHandler {
     const { settings } = this;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (settings.fallthrough && next) return next();
-      this.answer(req, res, 405, { Allow: 'GET, HEAD' });
+      this.served(req, res, { status: 405, bytes: sendMethodNotAllowed(res), method: 'none' });
       return;
     }
     const target = parseRequestPath(req.url);
@@ -78,56 +81,39 @@ class StaticHandler {
     if (target.dotfile && settings.dotfiles !== 'allow') {
       return this.miss(req, res, next, settings.dotfiles === 'deny' ? 403 : 404);
     }
-    // The segments hold no `..`, `.` or empty names, so concatenating them is joining them.
     const fsPath = target.segments.length === 0 ? settings.root : this.rootPrefix + target.segments.join(path.sep);
+    // Mounted by a router (`app.use('/static', …)`), `/static` arrives as `/`: the slash is not the
+    // client's, so a directory there is redirected to `/static/` and a file root is served.
+    const trailingSlash = target.trailingSlash && !(target.segments.length === 0 && mountedWithoutSlash(req));
 
-    const found = this.files.lookup(fsPath);
+    const found = findFile(this.files, fsPath, trailingSlash ? NO_EXTENSIONS : settings.extensions);
     switch (found.kind) {
-      case 'missing':
-        return this.miss(req, res, next, 404);
-      case 'forbidden':
-        return this.miss(req, res, next, 403);
+      case 'miss':
+        return this.miss(req, res, next, found.status, found.code, fsPath);
       case 'directory':
-        if (!target.trailingSlash) {
+        if (!trailingSlash) {
           if (!settings.redirect) return this.miss(req, res, next, 404);
           this.served(req, res, { status: 301, bytes: sendDirectoryRedirect(req, res), method: 'none' });
           return;
         }
-        return this.serveIndex(req, res, next, fsPath);
+        return this.serveFound(req, res, next, findIndex(this.files, fsPath, settings.index), fsPath);
       case 'file':
-        if (target.trailingSlash) {
+        if (trailingSlash) {
           this.files.release(found.file);
-          return this.miss(req, res, next, 404);
+          return this.miss(req, res, next, 404, 'ENOTDIR', fsPath);
         }
-        return this.serveFile(req, res, found.file);
+        return this.serveFile(req, res, next, found.file);
     }
   }
 
-  /** The first index file of the directory that exists. */
-  private serveIndex(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, directory: string): void {
-    for (const name of this.settings.index) {
-      const found = this.files.lookup(path.join(directory, name));
-      if (found.kind === 'file') return this.serveFile(req, res, found.file);
-      if (found.kind === 'forbidden') return this.miss(req, res, next, 403);
-    }
-    this.miss(req, res, next, 404);
+  private serveFound(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, found: Found, fsPath: string): void {
+    if (found.kind === 'file') return this.serveFile(req, res, next, found.file);
+    this.miss(req, res, next, found.kind === 'miss' ? found.status : 404, found.kind === 'miss' ? found.code : undefined, fsPath);
   }
 
-  private serveFile(req: IncomingMessage, res: ServerResponse, original: OpenFile): void {
-    const { settings } = this;
-    let file = original;
-    let encoding: Encoding | undefined;
-    if (settings.precompressed) {
-      for (const candidate of acceptedEncodings(req.headers['accept-encoding'])) {
-        const found = this.files.lookup(original.path + candidate.suffix);
-        if (found.kind === 'file') {
-          file = found.file;
-          encoding = candidate;
-          this.files.release(original);
-          break;
-        }
-      }
-    }
+  private serveFile(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, original: OpenFile): void {
+    const variant = this.settings.precompressed ? precompressedVariant(this.files, original, req.headers['accept-encoding']) : undefined;
+    const file = variant?.file ?? original;
     // Exactly one release per lookup, whatever path the response takes (a throwing setHeaders or
     // onServed included): a second one could close a descriptor number already reused.
     let released = false;
@@ -135,107 +121,67 @@ class StaticHandler {
       if (released) return;
       released = true;
       this.files.release(file);
+      if (file !== original) this.files.release(original);
     };
     try {
-      this.respondWithFile(req, res, file, original, encoding, release);
+      this.respond(req, res, next, file, original, variant?.encoding, release);
     } catch (error) {
       release();
       throw error;
     }
   }
 
-  private respondWithFile(
+  private respond(
     req: IncomingMessage,
     res: ServerResponse,
+    next: NextFunction | undefined,
     file: OpenFile,
     original: OpenFile,
     encoding: Encoding | undefined,
     release: () => void,
   ): void {
     const { settings } = this;
-    const { stat } = file;
-    settings.setHeaders?.(res, file.path, stat);
-
-    if (settings.acceptRanges && !res.hasHeader('Accept-Ranges')) res.setHeader('Accept-Ranges', 'bytes');
-    if (settings.cacheControl !== undefined && !res.hasHeader('Cache-Control')) {
-      res.setHeader('Cache-Control', settings.cacheControl);
-    }
-    let lastModified: number | undefined;
-    if (settings.lastModified) {
-      if (res.hasHeader('Last-Modified')) {
-        lastModified = parseHttpDate(String(res.getHeader('Last-Modified')));
-      } else {
-        lastModified = lastModifiedMs(stat);
-        file.lastModified ??= new Date(lastModified).toUTCString();
-        res.setHeader('Last-Modified', file.lastModified);
-      }
-    }
-    if (settings.etag && !res.hasHeader('ETag')) {
-      file.etag ??= entityTag(stat, settings.etag);
-      res.setHeader('ETag', file.etag);
-    }
-    if (!res.hasHeader('Content-Type')) {
-      original.contentType ??= contentTypeOf(original.path);
-      res.setHeader('Content-Type', original.contentType);
-    }
-    if (settings.precompressed) addVary(res, 'Accept-Encoding');
-    if (encoding) res.setHeader('Content-Encoding', encoding.name);
-
-    const etag = res.getHeader('ETag');
-    const validators = { etag: typeof etag === 'string' ? etag : undefined, lastModified };
-    const precondition = evaluatePreconditions(req.headers, validators);
-    if (precondition !== 0) {
+    const plan = planResponse(req, res, { file, typeFrom: original, encoding, varies: settings.precompressed }, settings);
+    if (plan.kind === 'refused') {
       release();
-      const bytes = precondition === 304 ? sendNotModified(res) : sendStatus(req, res, 412);
-      this.served(req, res, { status: precondition, bytes, method: 'none', path: file.path });
+      // As serve-static: once the file is found, its errors go to the app's error handler.
+      if (next) return next(httpError(plan.status, undefined, plan.headers));
+      const bytes = sendError(req, res, plan.status, plan.headers);
+      this.served(req, res, { status: plan.status, bytes, method: 'none', path: file.path });
       return;
     }
-
-    const size = stat.size;
-    const range =
-      settings.acceptRanges && req.headers.range !== undefined && rangeStillValid(headerValue(req.headers['if-range']), validators)
-        ? parseByteRange(req.headers.range, size)
-        : ({ kind: 'whole' } as const);
-    if (range.kind === 'unsatisfiable') {
+    const sent = sendPlanned(req, res, plan, file, settings);
+    if (!(sent instanceof Promise)) {
       release();
-      const bytes = sendStatus(req, res, 416, { 'Content-Range': `bytes */${size}` });
-      this.served(req, res, { status: 416, bytes, method: 'none', path: file.path });
+      this.served(req, res, sent);
       return;
     }
-    let offset = 0;
-    let length = size;
-    res.statusCode = 200;
-    if (range.kind === 'partial') {
-      offset = range.start;
-      length = range.end - range.start + 1;
-      res.statusCode = 206;
-      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-    }
-    res.setHeader('Content-Length', length);
-
-    if (req.method === 'HEAD' || length === 0) {
+    void sent.then((info) => {
+      if (endedEarly(info)) this.files.invalidate(file);
       release();
-      res.end();
-      this.served(req, res, { status: res.statusCode, bytes: 0, method: 'none', path: file.path });
-      return;
-    }
-    const status = res.statusCode;
-    void sendFileBody(res, file.fd, offset, length, this.settings.method).then((outcome) => {
-      if (outcome.error === codes.shortFile) this.files.invalidate(file);
-      release();
-      this.served(req, res, { status, path: file.path, ...outcome });
+      this.served(req, res, info);
     });
   }
 
-  private miss(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, status: number): void {
-    if (this.settings.fallthrough && next) return next();
+  /**
+   * A request this middleware cannot answer with a file. As serve-static: with `fallthrough`,
+   * `next()` (the next middleware may have it); without, `next(err)`; with no `next`, an answer.
+   */
+  private miss(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: NextFunction | undefined,
+    status: 400 | 403 | 404,
+    code?: string,
+    fsPath?: string,
+  ): void {
+    if (next) return next(this.settings.fallthrough ? undefined : httpError(status, code === undefined ? undefined : { code, path: fsPath }));
     this.answer(req, res, status);
   }
 
-  /** Answers with a generated status response. */
-  answer(req: IncomingMessage, res: ServerResponse, status: number, headers?: Record<string, string>): void {
-    const bytes = sendStatus(req, res, status, headers);
-    this.served(req, res, { status, bytes, method: 'none' });
+  /** Answers with a generated status page. */
+  answer(req: IncomingMessage, res: ServerResponse, status: number): void {
+    this.served(req, res, { status, bytes: sendError(req, res, status), method: 'none' });
   }
 
   private served(req: IncomingMessage, res: ServerResponse, info: ServedInfo): void {
@@ -243,15 +189,12 @@ class StaticHandler {
   }
 }
 
-/** Adds a field to `Vary`, keeping what other middleware put there (e.g. `Origin`). */
-function addVary(res: ServerResponse, field: string): void {
-  const current = res.getHeader('Vary');
-  if (current === undefined) return void res.setHeader('Vary', field);
-  const list = String(current);
-  if (!list.split(',').some((item) => item.trim().toLowerCase() === field.toLowerCase() || item.trim() === '*')) {
-    res.setHeader('Vary', `${list}, ${field}`);
-  }
-}
+const NO_EXTENSIONS: readonly string[] = [];
 
-const headerValue = (value: string | string[] | undefined): string | undefined =>
-  Array.isArray(value) ? value.join(', ') : value;
+/** serve-static's rule: `req.url` is `/` but the URL the client sent does not end in `/`. */
+function mountedWithoutSlash(req: IncomingMessage): boolean {
+  const original = (req as { originalUrl?: string }).originalUrl;
+  if (original === undefined || original === req.url) return false;
+  const end = original.search(/[?#]/);
+  return !(end === -1 ? original : original.slice(0, end)).endsWith('/');
+}

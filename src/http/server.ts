@@ -1,7 +1,7 @@
 /** `createStaticServer(root, options)`: an `http.Server` that serves a folder and nothing else. */
 import * as http from 'node:http';
 
-import type { ServeStaticOptions } from './options';
+import type { ServeStaticOptions } from './static-options';
 import { serveStatic } from './serve-static';
 
 export interface StaticServerOptions extends Omit<ServeStaticOptions, 'fallthrough'> {

@@ -1,0 +1,73 @@
+/**
+ * From a file-system path to an open file, as `send` searches: the path itself, then — for a
+ * missing name without an extension — the path with each of the `extensions` (clean URLs), for a
+ * directory the first of its index files, and for a file its precompressed variant.
+ */
+import * as path from 'node:path';
+
+import { acceptedEncodings, type Encoding } from './accept-encoding';
+import type { OpenFile, OpenFiles } from './open-files';
+
+export type Found =
+  | { kind: 'file'; file: OpenFile }
+  | { kind: 'directory' }
+  /** 404 (absent, not a regular file), 403 (not readable, a symlink out of the root, a path that
+   * climbs out) or 400 (a malformed path); `code` is the errno where there was one. */
+  | { kind: 'miss'; status: 400 | 403 | 404; code?: string };
+
+const NOT_FOUND: Found = { kind: 'miss', status: 404 };
+
+/** Every `file` result must be `release()`d on `files`. */
+export function findFile(files: OpenFiles, fsPath: string, extensions: readonly string[]): Found {
+  const found = files.lookup(fsPath);
+  switch (found.kind) {
+    case 'file':
+    case 'directory':
+      return found;
+    case 'forbidden':
+      return { kind: 'miss', status: 403, code: found.code };
+    case 'missing':
+      if (extensions.length > 0 && found.code === 'ENOENT' && path.extname(fsPath) === '') {
+        return withExtension(files, fsPath, extensions) ?? { kind: 'miss', status: 404, code: found.code };
+      }
+      return found.code === undefined ? NOT_FOUND : { kind: 'miss', status: 404, code: found.code };
+  }
+}
+
+/** The first of `fsPath.ext` that is a file; directories and misses are passed over, as send does. */
+function withExtension(files: OpenFiles, fsPath: string, extensions: readonly string[]): Found | undefined {
+  for (const extension of extensions) {
+    const found = files.lookup(`${fsPath}.${extension}`);
+    if (found.kind === 'file') return found;
+    if (found.kind === 'forbidden') return { kind: 'miss', status: 403, code: found.code };
+  }
+  return undefined;
+}
+
+/** The first index file of `directory` that is a file; a 404 when none is. */
+export function findIndex(files: OpenFiles, directory: string, names: readonly string[]): Found {
+  for (const name of names) {
+    const found = files.lookup(path.join(directory, name));
+    if (found.kind === 'file') return found;
+    if (found.kind === 'forbidden') return { kind: 'miss', status: 403, code: found.code };
+  }
+  return NOT_FOUND;
+}
+
+/**
+ * The precompressed variant of `original` (`file.br`, `file.gz`) that the client accepts and that
+ * exists, best first; `undefined` when none. A variant returned must be released too.
+ */
+export function precompressedVariant(
+  files: OpenFiles,
+  original: OpenFile,
+  acceptEncoding: string | string[] | undefined,
+  offered?: readonly Encoding['name'][],
+): { file: OpenFile; encoding: Encoding } | undefined {
+  for (const encoding of acceptedEncodings(acceptEncoding)) {
+    if (offered !== undefined && !offered.includes(encoding.name)) continue;
+    const found = files.lookup(original.path + encoding.suffix);
+    if (found.kind === 'file') return { file: found.file, encoding };
+  }
+  return undefined;
+}
