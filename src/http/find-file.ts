@@ -12,8 +12,8 @@ export type Found =
   | { kind: 'file'; file: OpenFile }
   | { kind: 'directory' }
   /** 404 (absent, not a regular file), 403 (not readable, a symlink out of the root, a path that
-   * climbs out) or 400 (a malformed path); `code` is the errno where there was one. */
-  | { kind: 'miss'; status: 400 | 403 | 404; code?: string };
+   * climbs out) or 400 (a malformed path); `code` is the errno where there was one, for `path`. */
+  | { kind: 'miss'; status: 400 | 403 | 404; code?: string; path?: string };
 
 const NOT_FOUND: Found = { kind: 'miss', status: 404 };
 
@@ -44,14 +44,17 @@ function withExtension(files: OpenFiles, fsPath: string, extensions: readonly st
   return undefined;
 }
 
-/** The first index file of `directory` that is a file; a 404 when none is. */
+/** The first index file of `directory` that is a file; a 404 (with the last candidate's errno, as send) when none is. */
 export function findIndex(files: OpenFiles, directory: string, names: readonly string[]): Found {
+  let miss = NOT_FOUND;
   for (const name of names) {
-    const found = files.lookup(path.join(directory, name));
+    const candidate = path.join(directory, name);
+    const found = files.lookup(candidate);
     if (found.kind === 'file') return found;
-    if (found.kind === 'forbidden') return { kind: 'miss', status: 403, code: found.code };
+    if (found.kind === 'forbidden') return { kind: 'miss', status: 403, code: found.code, path: candidate };
+    miss = found.kind === 'missing' && found.code !== undefined ? { kind: 'miss', status: 404, code: found.code, path: candidate } : NOT_FOUND;
   }
-  return NOT_FOUND;
+  return miss;
 }
 
 /**

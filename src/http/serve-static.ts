@@ -108,7 +108,8 @@ class StaticHandler {
 
   private serveFound(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, found: Found, fsPath: string): void {
     if (found.kind === 'file') return this.serveFile(req, res, next, found.file);
-    this.miss(req, res, next, found.kind === 'miss' ? found.status : 404, found.kind === 'miss' ? found.code : undefined, fsPath);
+    if (found.kind === 'miss') return this.miss(req, res, next, found.status, found.code, found.path ?? fsPath);
+    this.miss(req, res, next, 404);
   }
 
   private serveFile(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, original: OpenFile): void {
