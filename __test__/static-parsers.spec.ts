@@ -107,6 +107,7 @@ test('Accept-Encoding', (t) => {
   t.deepEqual(names('*;q=0, gzip'), ['gzip']);
   t.deepEqual(names('identity'), []);
   t.deepEqual(names('x-gzip'), ['gzip']);
+  t.deepEqual(names('gzip;q=0.9, br;q=0.5'), ['gzip', 'br'], "the client's preference first");
 });
 
 test('maxAge durations (ms, as send), capped at a year', (t) => {

@@ -1,7 +1,7 @@
 /**
- * Which precompressed variants (`file.br`, `file.gz`) a client accepts, from `Accept-Encoding`.
- * Brotli first (smaller), then gzip; an encoding with `q=0` is refused, `*` stands for the
- * encodings not named.
+ * Which precompressed variants (`file.br`, `file.gz`) a client accepts, from `Accept-Encoding`,
+ * in the order of its `q` values, brotli first (smaller) where they tie; an encoding with `q=0` is
+ * refused, `*` stands for the encodings not named.
  */
 
 export interface Encoding {
@@ -32,5 +32,7 @@ export function acceptedEncodings(header: string | string[] | undefined): Encodi
     qualities.set(name === 'x-gzip' ? 'gzip' : name, Number.isNaN(q) ? 0 : q);
   }
   const wildcard = qualities.get('*');
-  return ENCODINGS.filter((encoding) => (qualities.get(encoding.name) ?? wildcard ?? 0) > 0);
+  const quality = (encoding: Encoding): number => qualities.get(encoding.name) ?? wildcard ?? 0;
+  // The client's preference first; at equal quality, brotli (smaller). The sort is stable.
+  return ENCODINGS.filter((encoding) => quality(encoding) > 0).sort((a, b) => quality(b) - quality(a));
 }

@@ -21,7 +21,7 @@ export function evaluatePreconditions(headers: IncomingHttpHeaders, validators: 
   if (ifMatch !== undefined) {
     // Strong comparison (RFC 9110 §13.1.1): a weak tag cannot promise the bytes are the same.
     if (!matchesStrongly(ifMatch, validators.etag)) return 412;
-  } else {
+  } else if (headers['if-unmodified-since'] !== undefined) {
     const since = parseHttpDate(headers['if-unmodified-since']);
     const modified = parseHttpDate(validators.lastModified);
     if (since !== undefined && modified !== undefined && modified > since) return 412;

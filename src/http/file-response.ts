@@ -13,7 +13,7 @@ import { codes } from '../errors';
 import type { Encoding } from './accept-encoding';
 import { parseByteRange } from './byte-range';
 import { evaluatePreconditions, rangeStillValid } from './conditional';
-import type { OpenFile } from './open-files';
+import { smallFileContent, type OpenFile } from './open-files';
 import { sendNotModified } from './plain-response';
 import { contentTypeOf, entityTag, lastModifiedOf } from './representation';
 import type { ResponseSettings } from './response-options';
@@ -27,7 +27,8 @@ export interface ServedInfo {
   status: number;
   /** Body bytes that reached the client (headers not included). */
   bytes: number;
-  /** What moved the body: `sendfile`, `splice`, `mmap`, `copy`, `stream`, or `none`. */
+  /** What moved the body: `sendfile`, `splice`, `mmap`, `copy`, `stream`, `memory` (a small file,
+   * headers and body in one write), or `none`. */
   method: BodyMethod;
   /** The file served, when there was one. */
   path?: string;
@@ -119,6 +120,14 @@ export function sendPlanned(
   if (req.method === 'HEAD' || length === 0) {
     res.end();
     return { status, bytes: 0, method: 'none', path: file.path };
+  }
+  // An explicit method is a request for that method; `auto` answers a small file from memory when
+  // the response has its connection (a pipelined one still queued behind another takes the path
+  // that reports whether its bytes ever left).
+  const content = settings.method === 'auto' && res.socket !== null ? smallFileContent(file) : undefined;
+  if (content !== undefined) {
+    res.end(length === content.length ? content : content.subarray(offset, offset + length));
+    return { status, bytes: length, method: 'memory', path: file.path };
   }
   return sendFileBody(res, file.fd, offset, length, settings.method, signal).then((outcome) => ({ status, path: file.path, ...outcome }));
 }

@@ -27,6 +27,8 @@ export interface OpenFile {
   etag?: string;
   lastModified?: string;
   contentType?: string;
+  /** A small file's bytes (see `smallFileContent`); `null` once reading them did not work out. */
+  content?: Buffer | null;
 }
 
 interface Entry extends OpenFile {
@@ -202,6 +204,41 @@ function realPathOf(fd: number, fsPath: string): string {
     }
   }
   return fs.realpathSync.native(fsPath);
+}
+
+/**
+ * Files up to this size are answered from memory: headers and body in one `writev`, as a server
+ * that holds the file in memory answers. For such a file the zero-copy path costs more than the
+ * copy it saves — a header send, a sendfile, and a size check on each side of it, plus a call
+ * into the binding — and the bytes are in the page cache either way. Measured in
+ * `bench/http.mjs` (README, *Performance*).
+ */
+export const SMALL_FILE_BYTES = 16 * 1024;
+
+/**
+ * The bytes of a small file, read once per cached version (the cache revalidates the version with
+ * a `stat()` on every lookup, so a changed file is reread, never served stale). A read during
+ * which the file changed is thrown away: a writer in the middle would have torn it.
+ */
+export function smallFileContent(file: OpenFile): Buffer | undefined {
+  if (file.content !== undefined) return file.content ?? undefined;
+  const size = file.stat.size;
+  if (size > SMALL_FILE_BYTES) return undefined;
+  // Not from the shared pool: the buffer lives as long as the cache entry.
+  const content = Buffer.allocUnsafeSlow(size);
+  let read = 0;
+  try {
+    while (read < size) {
+      const n = fs.readSync(file.fd, content, read, size - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    file.content = read === size && sameVersion(fs.fstatSync(file.fd), file.stat) ? content : null;
+  } catch {
+    // EIO and the like: the zero-copy path will meet the error and report it on this response.
+    file.content = null;
+  }
+  return file.content ?? undefined;
 }
 
 function sameVersion(a: fs.Stats, b: fs.Stats): boolean {

@@ -26,8 +26,11 @@ import type { Method, TransferOptions, TransferResult } from '../options';
 import { FOR_SERVER } from '../transfer/settings';
 import { transfer } from '../transfer/transfer';
 
-/** How a response body went out: a `transfer()` method, or `'none'` for bodiless and generated answers. */
-export type BodyMethod = TransferResult['method'] | 'none';
+/**
+ * How a response body went out: a `transfer()` method, `'memory'` for a small file answered from
+ * the open-file cache's copy, or `'none'` for bodiless and generated answers.
+ */
+export type BodyMethod = TransferResult['method'] | 'memory' | 'none';
 
 /** How the body went. */
 export interface BodyOutcome {

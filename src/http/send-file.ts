@@ -45,7 +45,7 @@ export interface SendFileResult {
   status: number;
   /** Body bytes that reached the client (0 for HEAD, 304 and the like). */
   bytes: number;
-  /** What moved the body: `sendfile`, `splice`, `mmap`, `copy`, `stream`, or `none`. */
+  /** What moved the body: `sendfile`, `splice`, `mmap`, `copy`, `stream`, `memory` (a small file), or `none`. */
   method: ServedInfo['method'];
 }
 
@@ -112,9 +112,17 @@ export function parseSendFileOptions(o: Record<string, unknown>, defaults: Parti
 /**
  * The engine's single-file door: an `HttpError` when the file cannot be sent (nothing was written,
  * so the caller decides: reject, `callNotFound()`, throw to Koa), else the answer in flight. A
- * failed precondition or range (412/416) is answered here, as a response, not as an error.
+ * failed precondition or range (412/416) is answered here, as a response — unless
+ * `refusalsAnswered` is false: then it comes back as an error too (Fastify's error handler
+ * answers those of its serving route, and of `reply.sendFile()` alike).
  */
-export function answerWithFile(req: IncomingMessage, res: ServerResponse, name: string, settings: OneFileSettings): HttpError | Promise<ServedInfo> {
+export function answerWithFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  settings: OneFileSettings,
+  refusalsAnswered = true,
+): HttpError | Promise<ServedInfo> {
   const target = parseAppPath(name, settings.root);
   if (target === null) {
     throw new ZerosendError(codes.invalidArgValue, `The "path" argument must be absolute, or options.root must be given. ${describe(name)}`);
@@ -148,6 +156,7 @@ export function answerWithFile(req: IncomingMessage, res: ServerResponse, name: 
     );
     if (plan.kind === 'refused') {
       files.release(file);
+      if (!refusalsAnswered) return httpError(plan.status, undefined, plan.headers);
       return Promise.resolve({ status: plan.status, bytes: sendError(req, res, plan.status, plan.headers), method: 'none', path: file.path });
     }
     return Promise.resolve(sendPlanned(req, res, plan, file, settings, settings.signal)).then((info) => {

@@ -17,7 +17,7 @@
 import type { ServerResponse } from 'node:http';
 import * as path from 'node:path';
 
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 
 import { codes, ZerosendError } from '../../errors';
 import { endedEarly, planResponse, sendPlanned, type ServedInfo } from '../file-response';
@@ -32,8 +32,10 @@ import { answerWithFile, parseSendFileOptions, type OneFileSettings, type SendFi
 declare module 'fastify' {
   interface FastifyReply {
     /**
-     * Answers with the file at `filePath` under the plugin's root — or under `rootPath` — zero-copy.
-     * A missing file goes to the not-found handler. @fastify/static's signature.
+     * Answers with the file at `filePath` under `rootPath`, or else under the plugin's roots (tried
+     * in order), zero-copy. The plugin's options apply unless `options` overrides them. A missing
+     * file goes to the not-found handler, a refusal (403) to the error handler. @fastify/static's
+     * signature.
      */
     sendFile(filePath: string, rootPath?: string | SendFileOptions, options?: SendFileOptions): FastifyReply;
     /** `sendFile` with `Content-Disposition: attachment` (`filename`, or the file's own name). */
@@ -57,13 +59,19 @@ interface ZerosendFastifyOptions extends ResponseOptions {
   index?: string | string[] | false;
   /** Clean URLs: `/about` serves `about.html` with `['html']`. Default none. */
   extensions?: string[] | false;
-  /** A directory without its trailing `/` redirects (301). Default false, as @fastify/static: its index is served. */
+  /**
+   * A directory without its trailing `/` redirects (301), the prefix itself included. Default false,
+   * as @fastify/static: its index is served.
+   */
   redirect?: boolean;
   /** `'allow'` by default, as @fastify/static (`.well-known` works); `'ignore'` or `'deny'` to hide dotfiles. */
   dotfiles?: 'ignore' | 'deny' | 'allow';
   /** Serve `file.br` / `file.gz` to clients that accept them, with `Vary: Accept-Encoding`. Default false. */
   preCompressed?: boolean;
-  /** Called as `fn(reply, path, stat)` before the default headers; what it sets with `reply.header()` wins. */
+  /**
+   * Called as `fn(reply, path, stat)` before the default headers, for the served files and for
+   * `reply.sendFile()` (as @fastify/static); what it sets with `reply.header()` wins.
+   */
   setHeaders?: (reply: FastifyReply, path: string, stat: import('node:fs').Stats) => void;
   /** Filters what is served: `false` goes to the not-found handler. */
   allowedPath?: (pathName: string, root: string, request: FastifyRequest) => boolean;
@@ -75,7 +83,7 @@ interface ZerosendFastifyOptions extends ResponseOptions {
   schemaHide?: boolean;
 }
 
-/** Options @fastify/static has that this plugin does not: refused by name rather than ignored. */
+/** Options @fastify/static has that this plugin does not: refused by name rather than ignored (`register()` fails). */
 const UNSUPPORTED = ['wildcard', 'list', 'globIgnore', 'serveDotFiles', 'onFile'] as const;
 
 interface PluginSettings extends ResponseSettings {
@@ -87,37 +95,70 @@ interface PluginSettings extends ResponseSettings {
   precompressed: boolean;
   allowedPath: ZerosendFastifyOptions['allowedPath'];
   replySetHeaders: ZerosendFastifyOptions['setHeaders'];
-  /** What `reply.sendFile()` uses when called without options. */
-  sendFileDefaults: OneFileSettings;
+  /** What `reply.sendFile()` uses when called without options: one per root (one without a root if none). */
+  sendFileDefaults: OneFileSettings[];
+  /** The plugin's options that `reply.sendFile(path, options)` starts from (as @fastify/static's do). */
+  sendFileOptions: Record<string, unknown>;
 }
 
+/** The plugin options a `reply.sendFile()` call inherits; its own options win over them. */
+const SEND_FILE_OPTIONS = ['dotfiles', 'etag', 'lastModified', 'maxAge', 'maxage', 'immutable', 'cacheControl', 'acceptRanges', 'method', 'followSymlinks'];
+
 function zerosendFastify(fastify: FastifyInstance, options: ZerosendFastifyOptions, done: (error?: Error) => void): void {
+  // A callback plugin that throws is not caught by Fastify's loader (avvio): the exception would end
+  // the process. A bad option must fail `register()`/`ready()` instead, as @fastify/static's do.
+  try {
+    setUp(fastify, options);
+  } catch (error) {
+    return done(error as Error);
+  }
+  done();
+}
+
+function setUp(fastify: FastifyInstance, options: ZerosendFastifyOptions): void {
   const settings = resolvePluginSettings(options);
+  if (options.serve !== false && settings.roots.length === 0) {
+    throw new ZerosendError(codes.invalidArgValue, "zerosend/fastify: option 'root' is required to serve files");
+  }
   const served = settings.roots.map((root) => new OpenFiles(root, 256, 30_000, !(options.followSymlinks === true)));
   fastify.addHook('onClose', (_instance, closed) => {
     for (const files of served) files.close();
     closed();
   });
   if (options.decorateReply !== false) decorateReply(fastify, settings);
-  if (options.serve !== false) {
-    if (settings.roots.length === 0) throw new ZerosendError(codes.invalidArgValue, "zerosend/fastify: option 'root' is required to serve files");
+  if (options.serve === false) return;
+  const routeOptions = {
+    constraints: options.constraints,
+    logLevel: options.logLevel,
+    // `hide` is read by @fastify/swagger, not by Fastify's schema types.
+    schema: { hide: options.schemaHide ?? true } as RouteShorthandOptions['schema'],
+    // A route keeps the error handler of the moment it was added; an app that calls
+    // `setErrorHandler()` after `await register()` expects it to answer the 403s and 416s too (it
+    // does with @fastify/static, whose route asks for the current one the same way).
+    errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => fastify.errorHandler(error, request, reply),
+  };
+  fastify.route({
+    ...routeOptions,
+    method: ['GET', 'HEAD'],
+    url: `${settings.prefix}*`,
+    handler: (request, reply) => serveUrl(request, reply, settings, served),
+  });
+  // The prefix is the root directory: without its slash it redirects too (as @fastify/static).
+  if (settings.redirect && options.prefix !== undefined && options.prefix !== settings.prefix) {
     fastify.route({
+      ...routeOptions,
       method: ['GET', 'HEAD'],
-      url: `${settings.prefix}*`,
-      constraints: options.constraints,
-      logLevel: options.logLevel,
-      // `hide` is read by @fastify/swagger, not by Fastify's schema types.
-      schema: { hide: options.schemaHide ?? true } as RouteShorthandOptions['schema'],
-      handler: (request, reply) => serveUrl(request, reply, settings, served),
+      url: options.prefix,
+      handler: (request, reply) => void reply.redirect(directoryLocation(request.raw), 301),
     });
   }
-  done();
 }
 
 function resolvePluginSettings(options: ZerosendFastifyOptions): PluginSettings {
   const o = optionsObject(options);
   for (const name of UNSUPPORTED) {
-    if (o[name] !== undefined && !(name === 'wildcard' && o[name] === true)) {
+    // `wildcard: true` and `list: false` only say what this plugin does anyway.
+    if (o[name] !== undefined && !(name === 'wildcard' && o[name] === true) && !(name === 'list' && o[name] === false)) {
       throw new ZerosendError(codes.invalidArgValue, `zerosend/fastify: option '${name}' of @fastify/static is not supported`);
     }
   }
@@ -142,16 +183,24 @@ function resolvePluginSettings(options: ZerosendFastifyOptions): PluginSettings 
     precompressed: booleanOption(o, 'preCompressed') ?? booleanOption(o, 'precompressed') ?? false,
     allowedPath: functionOption(o, 'allowedPath') as ZerosendFastifyOptions['allowedPath'],
     replySetHeaders,
-    sendFileDefaults: {
+    sendFileDefaults: (roots.length > 0 ? roots : [undefined]).map((root) => ({
       ...responseSettings,
-      root: roots[0],
+      root,
       download: false,
       contentType: undefined,
       headers: undefined,
       followSymlinks: booleanOption(o, 'followSymlinks') ?? false,
       signal: undefined,
-    },
+    })),
+    sendFileOptions: definedOptions(o, SEND_FILE_OPTIONS),
   };
+}
+
+/** The options of `o` named in `names` (all of them when `names` is omitted) that have a value. */
+function definedOptions(o: Record<string, unknown>, names?: readonly string[]): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const name of names ?? Object.keys(o)) if (o[name] !== undefined) picked[name] = o[name];
+  return picked;
 }
 
 /** The serving route: the URL after the prefix, under each root in turn. */
@@ -169,21 +218,36 @@ function serveUrl(request: FastifyRequest, reply: FastifyReply, settings: Plugin
     const found = findFile(served[i]!, fsPath, target.trailingSlash ? [] : settings.extensions);
     if (found.kind === 'miss') {
       if (found.status === 404) continue;
-      return void reply.send(httpError(found.status, found.code === undefined ? undefined : { code: found.code, path: fsPath }));
+      return void reply.send(shown(httpError(found.status, found.code === undefined ? undefined : { code: found.code, path: fsPath })));
     }
     if (found.kind === 'directory') {
       if (!target.trailingSlash && settings.redirect) return void reply.redirect(directoryLocation(request.raw), 301);
       const index = findIndex(served[i]!, fsPath, settings.index);
       if (index.kind === 'miss' && index.status === 404) continue;
+      if (!allowedFinal(request, settings, served[i]!, root, pathName, index)) return void reply.callNotFound();
       return serveFound(request, reply, settings, served[i]!, index);
     }
     if (target.trailingSlash) {
       served[i]!.release(found.file);
       continue;
     }
+    if (!allowedFinal(request, settings, served[i]!, root, pathName, found)) return void reply.callNotFound();
     return serveFound(request, reply, settings, served[i]!, found);
   }
   reply.callNotFound();
+}
+
+/**
+ * `allowedPath` is asked again about the file the URL led to when it has another name — a
+ * directory's index, a clean URL's `.html` — as @fastify/static asks: a filter that refuses
+ * `/private/index.html` must refuse `/private/` too. A refused file is released.
+ */
+function allowedFinal(request: FastifyRequest, settings: PluginSettings, files: OpenFiles, root: string, pathName: string, found: Found): boolean {
+  if (settings.allowedPath === undefined || found.kind !== 'file') return true;
+  const finalName = `/${path.relative(root, found.file.path).split(path.sep).join('/')}`;
+  if (finalName === pathName || settings.allowedPath(finalName, root, request)) return true;
+  files.release(found.file);
+  return false;
 }
 
 function serveFound(request: FastifyRequest, reply: FastifyReply, settings: PluginSettings, files: OpenFiles, found: Found): void {
@@ -225,12 +289,10 @@ function planAndSend(
 ): HttpError | Promise<ServedInfo> {
   const res = reply.raw;
   moveReplyHeaders(reply, res);
-  const withHooks = replySetHeaders
-    ? { ...settings, setHeaders: (_res: ServerResponse, file: string, stat: import('node:fs').Stats) => (replySetHeaders(reply, file, stat), moveReplyHeaders(reply, res)) }
-    : settings;
+  const withHooks = replySetHeaders ? { ...settings, setHeaders: replyHook(reply, replySetHeaders) } : settings;
   const plan = planResponse(reply.request.raw, res, request, withHooks);
   if (plan.kind === 'refused') {
-    clearRepresentation(res);
+    clearReplyRepresentation(reply);
     return httpError(plan.status, undefined, plan.headers);
   }
   reply.hijack();
@@ -250,7 +312,11 @@ function decorateReply(fastify: FastifyInstance, settings: PluginSettings): void
   fastify.decorateReply('download', download);
 }
 
-/** `reply.sendFile()` / `reply.download()`: one file, the plugin's options unless overridden. */
+/**
+ * `reply.sendFile()` / `reply.download()`: one file, under the root given for this call, else
+ * under each of the plugin's roots in turn (as @fastify/static); the plugin's options unless the
+ * call's own override them.
+ */
 function sendOne(
   reply: FastifyReply,
   settings: PluginSettings,
@@ -259,23 +325,66 @@ function sendOne(
   options: SendFileOptions | undefined,
   download: boolean | string,
 ): FastifyReply {
-  const perCall = typeof rootPath === 'object' ? rootPath : options;
-  const root = typeof rootPath === 'string' ? rootPath : perCall?.root;
-  const oneFile =
-    perCall === undefined && root === undefined && download === false
-      ? settings.sendFileDefaults
-      : parseSendFileOptions({ ...perCall, root: root ?? settings.sendFileDefaults.root, download }, settings.sendFileDefaults);
-  if (oneFile.root === undefined && !path.isAbsolute(filePath)) return notFound(reply);
+  const perCall = typeof rootPath === 'object' && rootPath !== null ? rootPath : options;
+  const callRoot = typeof rootPath === 'string' ? rootPath : perCall?.root;
+  const plain = perCall === undefined && callRoot === undefined && download === false;
+  const candidates: OneFileSettings[] = plain
+    ? settings.sendFileDefaults
+    : (callRoot !== undefined ? [callRoot] : settings.sendFileDefaults.map((defaults) => defaults.root)).map((root) =>
+        parseSendFileOptions(
+          { ...settings.sendFileOptions, ...definedOptions(optionsObject(perCall)), root, download },
+          { dotfiles: 'allow' },
+        ),
+      );
   moveReplyHeaders(reply, reply.raw);
-  const answer = answerWithFile(reply.request.raw, reply.raw, filePath, oneFile);
-  if (!(answer instanceof Promise)) {
-    if (answer.status === 404) return notFound(reply);
-    clearRepresentation(reply.raw);
-    return reply.send(answer);
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i]!;
+    if (candidate.root === undefined && !path.isAbsolute(filePath)) return notFound(reply);
+    const oneFile = settings.replySetHeaders ? { ...candidate, setHeaders: replyHook(reply, settings.replySetHeaders) } : candidate;
+    const answer = answerWithFile(reply.request.raw, reply.raw, filePath, oneFile, false);
+    if (answer instanceof Promise) {
+      reply.hijack();
+      void answer.then((info) => logFailure(reply, info));
+      return reply;
+    }
+    if (answer.status === 404) {
+      if (i < candidates.length - 1) continue;
+      return notFound(reply);
+    }
+    clearReplyRepresentation(reply);
+    return reply.send(shown(answer));
   }
-  reply.hijack();
-  void answer.then((info) => logFailure(reply, info));
-  return reply;
+  return notFound(reply);
+}
+
+/**
+ * Fastify's default error handler sends an error's `message` whatever its `expose` says; a system
+ * error's message names a server path (`EACCES: permission denied, open '/srv/…'`). Such an error
+ * reaches Fastify as the plain http error of its status, its `code` kept.
+ */
+function shown(error: HttpError): HttpError {
+  if (error.expose) return error;
+  const plain = httpError(error.status, undefined, error.headers);
+  if (error.code !== undefined) plain.code = error.code;
+  return plain;
+}
+
+/** The plugin's `setHeaders(reply, path, stat)` as the engine calls it; what it sets goes out. */
+function replyHook(reply: FastifyReply, setHeaders: NonNullable<ZerosendFastifyOptions['setHeaders']>): ResponseSettings['setHeaders'] {
+  return (res, file, stat) => {
+    setHeaders(reply, file, stat);
+    moveReplyHeaders(reply, res);
+  };
+}
+
+/**
+ * Before an error answers instead of the file: the headers that describe the file go, from the raw
+ * response and from the reply (Fastify sends the reply's again), so that e.g. a year-long
+ * `Cache-Control` from `setHeaders` does not reach a 416. Others (CORS, cookies) stay.
+ */
+function clearReplyRepresentation(reply: FastifyReply): void {
+  clearRepresentation(reply.raw);
+  for (const name of Object.keys(reply.getHeaders())) if (!reply.raw.hasHeader(name)) reply.removeHeader(name);
 }
 
 function notFound(reply: FastifyReply): FastifyReply {
