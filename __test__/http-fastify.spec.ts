@@ -22,7 +22,7 @@ import zerosendFastify = require('../src/http/frameworks/fastify');
 import { ensureBuilt } from './helpers/cli-process';
 import { hasNative } from './helpers/native';
 import { MiB, tempDir } from './helpers/net';
-import { curl, curlRaw, makeSite, rawGet, rawRequest, SECRETS } from './helpers/static-site';
+import { checkPipelined, curl, curlRaw, makeSite, rawGet, rawGetRequest, rawRequest, SECRETS } from './helpers/static-site';
 
 // Loaded untyped: @fastify/static's declarations of reply.sendFile()/download() would merge with
 // zerosend's (the two plugins are never registered on one instance).
@@ -919,7 +919,7 @@ test('pipelined requests on one connection are answered in order: files, reply.s
       app.setNotFoundHandler((_request, reply) => void reply.code(404).send('nope'));
     },
     async ({ port }) => {
-      const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+      const get = rawGetRequest;
       const response = await rawRequest(port, get('/s/sub/a.txt') + get('/send') + get('/missing') + get('/s/sub') + get('/s/big.bin') + get('/s/style.css', 'Connection: close\r\n'));
       const expected: Array<[number, Buffer]> = [
         [200, site.files['sub/a.txt']!],
@@ -929,16 +929,7 @@ test('pipelined requests on one connection are answered in order: files, reply.s
         [200, big],
         [200, site.files['style.css']!],
       ];
-      let rest = response;
-      for (const [status, body] of expected) {
-        const end = rest.indexOf('\r\n\r\n');
-        const head = rest.subarray(0, end).toString('latin1');
-        t.regex(head, new RegExp(`^HTTP/1.1 ${status} `));
-        const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
-        t.true(rest.subarray(end + 4, end + 4 + length).equals(body), head.split('\r\n')[0]);
-        rest = rest.subarray(end + 4 + length);
-      }
-      t.is(rest.length, 0, 'nothing more');
+      checkPipelined(t, response, expected);
     },
   );
 });

@@ -24,7 +24,7 @@ import { send, serve } from '../src/http/frameworks/koa';
 import { ensureBuilt } from './helpers/cli-process';
 import { hasNative } from './helpers/native';
 import { MiB, tempDir } from './helpers/net';
-import { curl, curlRaw, listen, makeSite, rawGet, rawRequest, SECRETS } from './helpers/static-site';
+import { checkPipelined, curl, curlRaw, listen, makeSite, rawGet, rawGetRequest, rawRequest, SECRETS } from './helpers/static-site';
 
 const site = makeSite();
 const data = site.files['data.bin']!;
@@ -532,7 +532,7 @@ test('pipelined requests on one connection are answered in order: serve(), send(
       app.use(serve(site.root));
     },
     async ({ port }) => {
-      const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+      const get = rawGetRequest;
       const response = await rawRequest(port, get('/sub/a.txt') + get('/send') + get('/missing') + get('/sub') + get('/big.bin') + get('/style.css', 'Connection: close\r\n'));
       const expected: Array<[number, Buffer]> = [
         [200, site.files['sub/a.txt']!],
@@ -542,16 +542,7 @@ test('pipelined requests on one connection are answered in order: serve(), send(
         [200, big],
         [200, site.files['style.css']!],
       ];
-      let rest = response;
-      for (const [status, body] of expected) {
-        const end = rest.indexOf('\r\n\r\n');
-        const head = rest.subarray(0, end).toString('latin1');
-        t.regex(head, new RegExp(`^HTTP/1.1 ${status} `));
-        const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
-        t.true(rest.subarray(end + 4, end + 4 + length).equals(body), head.split('\r\n')[0]);
-        rest = rest.subarray(end + 4 + length);
-      }
-      t.is(rest.length, 0, 'nothing more');
+      checkPipelined(t, response, expected);
     },
   );
 });

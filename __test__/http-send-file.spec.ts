@@ -17,7 +17,7 @@ import express from 'express';
 import { sendFile, type SendFileOptions, type SendFileResult } from '../src';
 import { AUTO_FILE_METHODS, hasNative } from './helpers/native';
 import { delay, MiB } from './helpers/net';
-import { curl, curlRaw, listen, makeSite, rawRequest } from './helpers/static-site';
+import { checkPipelined, curl, curlRaw, listen, makeSite, rawGetRequest, rawRequest } from './helpers/static-site';
 import { selfSigned } from './helpers/tls';
 
 const site = makeSite();
@@ -439,18 +439,12 @@ test('https: the body goes through streams (TLS encrypts in JavaScript), exact, 
 test('pipelined requests each get their file, in order', async (t) => {
   const { port, close } = await server(inRoot);
   try {
-    const request = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
-    const response = await rawRequest(port, request('/sub/a.txt') + request('/data.bin') + request('/style.css', 'Connection: close\r\n'));
-    let rest = response;
-    for (const body of [site.files['sub/a.txt']!, data, site.files['style.css']!]) {
-      const end = rest.indexOf('\r\n\r\n');
-      const head = rest.subarray(0, end).toString('latin1');
-      t.regex(head, /^HTTP\/1.1 200 /);
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
-      t.true(rest.subarray(end + 4, end + 4 + length).equals(body));
-      rest = rest.subarray(end + 4 + length);
-    }
-    t.is(rest.length, 0);
+    const response = await rawRequest(port, rawGetRequest('/sub/a.txt') + rawGetRequest('/data.bin') + rawGetRequest('/style.css', 'Connection: close\r\n'));
+    checkPipelined(t, response, [
+      [200, site.files['sub/a.txt']!],
+      [200, data],
+      [200, site.files['style.css']!],
+    ]);
   } finally {
     await close();
   }

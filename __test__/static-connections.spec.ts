@@ -15,32 +15,13 @@ import test from 'ava';
 import { createStaticServer, serveStatic, type ServedInfo } from '../src';
 import { hasNative } from './helpers/native';
 import { MiB, delay } from './helpers/net';
-import { errorPage, listen, makeSite, rawRequest } from './helpers/static-site';
+import { checkPipelined, errorPage, listen, makeSite, rawGetRequest, rawRequest, request } from './helpers/static-site';
 import { selfSigned } from './helpers/tls';
 
 const site = makeSite();
 const data = site.files['data.bin']!;
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-  socket: net.Socket;
-}
-
-function get(agent: http.Agent | https.Agent, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  const client = url.startsWith('https:') ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = client.request(url, { agent, headers, method }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), socket: req.socket! }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = request;
 
 test('node:http keep-alive: 1 000 mixed requests on one connection, every one exact', async (t) => {
   const server = createStaticServer(site.root);
@@ -97,27 +78,16 @@ test('node:http keep-alive: 1 000 mixed requests on one connection, every one ex
 test('pipelined requests are answered in order on one connection', async (t) => {
   const { port, close } = await listen(createStaticServer(site.root));
   try {
-    const request = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
     const response = await rawRequest(
       port,
-      request('/sub/a.txt') + request('/data.bin') + request('/missing') + request('/style.css', 'Connection: close\r\n'),
+      rawGetRequest('/sub/a.txt') + rawGetRequest('/data.bin') + rawGetRequest('/missing') + rawGetRequest('/style.css', 'Connection: close\r\n'),
     );
-    const expected = [
-      ['200', site.files['sub/a.txt']!],
-      ['200', data],
-      ['404', errorPage('Not Found')],
-      ['200', site.files['style.css']!],
-    ] as const;
-    let rest = response;
-    for (const [status, body] of expected) {
-      const end = rest.indexOf('\r\n\r\n');
-      const head = rest.subarray(0, end).toString('latin1');
-      t.regex(head, new RegExp(`^HTTP/1.1 ${status} `));
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
-      t.true(rest.subarray(end + 4, end + 4 + length).equals(body));
-      rest = rest.subarray(end + 4 + length);
-    }
-    t.is(rest.length, 0);
+    checkPipelined(t, response, [
+      [200, site.files['sub/a.txt']!],
+      [200, data],
+      [404, errorPage('Not Found')],
+      [200, site.files['style.css']!],
+    ]);
   } finally {
     await close();
   }

@@ -3,39 +3,13 @@
  * connections alive, a client that hangs up after some body bytes, and a way to see whether the
  * server read a file through JavaScript.
  */
-import * as http from 'node:http';
 import * as net from 'node:net';
 
 // The module object itself (not an import namespace, whose properties are read-only getters):
 // what the library's `fs.createReadStream(...)` calls go through.
 import fs = require('node:fs');
 
-export interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-  /** The client socket the request went over (to count connections). */
-  socket: net.Socket;
-}
-
-/** One request through `agent` (node:http); the whole body. */
-export function request(
-  agent: http.Agent,
-  url: string,
-  headers: Record<string, string> = {},
-  method = 'GET',
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent, headers, method }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), socket: req.socket! }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+export { request, type Reply } from './static-site';
 
 /**
  * `GET target` on a new raw connection; once at least `after` bytes (headers included) arrived,

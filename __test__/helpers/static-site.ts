@@ -5,10 +5,13 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
+
+import type { ExecutionContext } from 'ava';
 
 import { tempDir } from './net';
 
@@ -69,7 +72,7 @@ export function makeSite(): Site {
 export const SECRETS = ['dotfile-must-not-leak', 'hidden-must-not-leak', 'OUTSIDE-SECRET', 'root:x:0:0'];
 
 /** Listens on a free loopback port; `close()` also ends keep-alive connections. */
-export async function listen(server: Server): Promise<{ port: number; url: string; close: () => Promise<void> }> {
+export async function listen(server: http.Server | https.Server): Promise<{ port: number; url: string; close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
@@ -157,4 +160,47 @@ export function errorPage(message: string): Buffer {
     '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n' +
       `<body>\n<pre>${message}</pre>\n</body>\n</html>\n`,
   );
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  /** The client socket the request went over (to count connections). */
+  socket: net.Socket;
+}
+
+/** One request through `agent` (node:http or https by the URL); the whole body. */
+export function request(agent: http.Agent | https.Agent, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  const client = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { agent, headers, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), socket: req.socket! }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A `GET` written by hand, to pipeline several on one connection. */
+export const rawGetRequest = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+/**
+ * Pipelined responses, as one connection returned them: each must have the expected status and
+ * exactly the expected body (framed by its `Content-Length`), in order, with nothing after.
+ */
+export function checkPipelined(t: ExecutionContext, response: Buffer, expected: ReadonlyArray<readonly [number, Buffer]>): void {
+  let rest = response;
+  for (const [status, body] of expected) {
+    const end = rest.indexOf('\r\n\r\n');
+    const head = rest.subarray(0, end).toString('latin1');
+    t.regex(head, new RegExp(`^HTTP/1.1 ${status} `));
+    const length = Number(/content-length: (\d+)/i.exec(head)?.[1]);
+    t.true(rest.subarray(end + 4, end + 4 + length).equals(body), head.split('\r\n')[0]);
+    rest = rest.subarray(end + 4 + length);
+  }
+  t.is(rest.length, 0, 'nothing after the last response');
 }
