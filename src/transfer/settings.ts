@@ -64,11 +64,12 @@ export function parseOptions(options: unknown): Settings {
   if (options === undefined || options === null) options = {};
   if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
   const o = options as Record<string, unknown>;
-  const method = parseMethod('options.method', o.method);
+  const offset = parseByteCount('options.offset', o.offset) ?? 0;
+  const length = parseByteCount('options.length', o.length);
   return {
-    offset: parseByteCount('options.offset', o.offset) ?? 0,
-    length: parseByteCount('options.length', o.length),
-    method,
+    offset,
+    length,
+    method: parseMethod('options.method', o.method),
     forServer: (options as { [FOR_SERVER]?: unknown })[FOR_SERVER] === true,
     ...parseSharedOptions(o),
   };
