@@ -58,6 +58,19 @@ export function makeFiles(dir, sizes) {
   }
 }
 
+/** How busy the whole machine is over `ms` (0–1, all CPUs, from /proc/stat): between samples our own servers are idle, so this is everyone else's load. */
+export async function machineBusy(ms = 500) {
+  const times = () => {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const before = times();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = times();
+  const total = after.total - before.total;
+  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
+
 /** One line about the machine and its load, for the top of a report. */
 export function machineLine() {
   const load = os.loadavg().map((n) => n.toFixed(2)).join(' ');
@@ -133,12 +146,12 @@ function serverOf(name, port, child, pids) {
 
 /**
  * Starts `node <script> <name> <dir> <port> --dist=<dist>` (pinned to CPU 0) and waits for its port.
- * `nodeArgs` go before the script (e.g. `--cpu-prof`).
+ * `nodeArgs` go before the script (e.g. `--perf-basic-prof`); `cwd`: where it runs (V8's logs go there).
  */
-export async function startNode({ name, script, dir, dist, pin, nodeArgs = [], env = {} }) {
+export async function startNode({ name, script, dir, dist, pin, nodeArgs = [], env = {}, cwd }) {
   const port = await freePort();
   const [command, args] = pinned(pin, 0, process.execPath, [...nodeArgs, script, name, dir, String(port), `--dist=${dist}`]);
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production', ...env } });
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production', ...env } });
   child.stdout.resume();
   const server = serverOf(name, port, child, () => [child.pid]);
   try {
@@ -297,6 +310,7 @@ export async function measure({ server, urlPath, size, seconds, connections, pin
     cpuPerGiB: bodyBytes > 0 ? cpu / (bodyBytes / GiB) : NaN,
     clientCpuPerGiB: bodyBytes > 0 ? load.clientCpu / (bodyBytes / GiB) : NaN,
     cpuBusy: cpu / load.seconds,
+    clientBusy: load.clientCpu / load.seconds,
     cpuPerRequestUs: load.requests > 0 ? (cpu / load.requests) * 1e6 : NaN,
     non2xx: load.non2xx,
     socketErrors: load.socketErrors,
@@ -324,7 +338,17 @@ export const spread = (values) => {
  * `servers`: started servers; `urlFor(server, size)`: the path to load; `warmup`: seconds.
  * Returns `{ samples: { [size]: { [name]: [sample per round] } }, checks: { [size]: { [name]: { headerBytes, headers } } } }`.
  */
-export async function runRounds({ servers, sizes, runs, duration, connections, pin, notes, urlFor, warmup = 1, log = process.stderr }) {
+export async function runRounds({ servers, sizes, runs, duration, connections, pin, notes, urlFor, warmup = 1, maxBusy, maxWait = 600, log = process.stderr }) {
+  // Before each sample: how busy the machine is without us; with `maxBusy`, wait (up to
+  // `maxWait` seconds) until it is at most that, so that samples are taken in quieter moments.
+  const othersBusy = async () => {
+    let busy = await machineBusy();
+    if (maxBusy === undefined) return busy;
+    const deadline = Date.now() + maxWait * 1000;
+    while (busy > maxBusy && Date.now() < deadline) busy = await machineBusy(2000);
+    if (busy > maxBusy) notes.push(`a sample was taken with the machine ${Math.round(busy * 100)}% busy after waiting ${maxWait} s`);
+    return busy;
+  };
   const samples = {};
   const checks = {};
   const dropped = new Set();
@@ -347,6 +371,7 @@ export async function runRounds({ servers, sizes, runs, duration, connections, p
       const order = live.map((_, i) => live[(i + run) % live.length]);
       for (const server of order) {
         try {
+          const busyBefore = await othersBusy();
           const sample = await measure({
             server,
             urlPath: urlFor(server, size),
@@ -357,10 +382,11 @@ export async function runRounds({ servers, sizes, runs, duration, connections, p
             headerBytes: checks[size.label][server.name].headerBytes,
           });
           sample.round = run;
+          sample.othersBusy = busyBefore;
           ((samples[size.label] ??= {})[server.name] ??= []).push(sample);
           log.write(
             `${size.label} run ${run + 1} ${server.name}: ${sample.reqPerSec.toFixed(0)} req/s, ${sample.gbPerSec.toFixed(3)} GB/s, ` +
-              `${sample.cpuPerRequestUs.toFixed(1)} CPU-µs/req${sample.non2xx || sample.socketErrors ? ` (${sample.non2xx} non-2xx, ${sample.socketErrors} socket errors)` : ''}\n`,
+              `${sample.cpuPerRequestUs.toFixed(1)} CPU-µs/req, server ${Math.round(sample.cpuBusy * 100)}% busy, client ${Math.round(sample.clientBusy * 100)}%, machine ${Math.round(busyBefore * 100)}% busy before${sample.non2xx || sample.socketErrors ? ` (${sample.non2xx} non-2xx, ${sample.socketErrors} socket errors)` : ''}\n`,
           );
         } catch (error) {
           await drop(server, size, error);
@@ -383,6 +409,10 @@ export function summarize(samples) {
     clientCpuPerGiB: of('clientCpuPerGiB'),
     cpuPerRequestUs: of('cpuPerRequestUs'),
     cpuBusy: of('cpuBusy'),
+    clientBusy: of('clientBusy'),
+    othersBusy: of('othersBusy'),
+    /** Requests per second of one whole core at this CPU cost: 1e6 ÷ CPU µs per request. */
+    perCore: 1e6 / of('cpuPerRequestUs'),
     errors: samples.reduce((sum, s) => sum + s.non2xx + s.socketErrors, 0),
   };
 }

@@ -67,6 +67,7 @@ async function session(name, mode, record) {
     dist,
     pin,
     nodeArgs: mode === 'perf' ? ['--perf-basic-prof'] : [],
+    cwd: work, // --perf-basic-prof also writes V8's isolate-*.log there
     env: ['cpu', 'heap', 'gc'].includes(mode) ? { BENCH_PROFILE: mode, BENCH_PROFILE_OUT: out } : {},
   });
   try {

@@ -10,7 +10,9 @@
 //   node bench/http.mjs --sizes=4K,1M --runs=7 --duration=10 --connections=32
 //   node bench/http.mjs --servers=zerosend,node-memory,sirv,nginx --json=results.json
 //   options: --cc=NAME (TCP congestion control of every server and of wrk, e.g. cubic),
-//            --no-pin, --dir=DIR (where the files go), --dist=DIR (the build to load)
+//            --no-pin, --dir=DIR (where the files go), --dist=DIR (the build to load),
+//            --max-busy=PCT: before each sample, wait (up to --max-wait=SECONDS, default 600)
+//            until the machine, without us, is at most PCT% busy (a shared machine's quieter moments)
 //
 // Every server runs in its own process pinned to CPU 0 (`taskset -c 0`), the load client
 // (`wrk -t1`, Debian package `wrk`) on CPU 1 (bench/http-harness.mjs). For every file size, each
@@ -20,7 +22,10 @@
 // (user + system, all its threads and processes, from /proc/<pid>/stat) per GiB of body sent and
 // per request, and the client's (wrk's, from the shell's `times`): on loopback, how the server
 // sends decides how hard the client works too. Ratios are paired: the ratio of two servers within
-// each round, then the median (and range) over rounds.
+// each round, then the median (and range) over rounds. "Per core" is 1e6 ÷ CPU µs per request: the
+// req/s a server would reach with a whole core to itself; on a machine busy with other work,
+// req/s measures scheduling latency too (neither server nor wrk is then near 100% busy), and each
+// sample records how busy the machine was just before it.
 //
 // Missing pieces are skipped with a note: nginx (`apt-get install nginx-light`), a peer package
 // (devDependencies), CPU pinning (fewer than 2 CPUs or no taskset). Without wrk nothing runs.
@@ -61,6 +66,8 @@ const ALL_SERVERS = ['zerosend', 'zerosend-nocache', 'zerosend-mmap', 'node-memo
 const wanted = (flags.servers ?? ALL_SERVERS.join(',')).split(',');
 /** File servers a user could run instead (node-memory is the floor, not a file server). */
 const PEERS = ['serve-static', 'fastify-static', 'sirv', 'node-streams'];
+const maxBusy = flags['max-busy'] === undefined ? undefined : Number(flags['max-busy']) / 100;
+const maxWait = Number(flags['max-wait'] ?? 600);
 const pin = canPin(flags);
 const notes = [];
 
@@ -94,7 +101,7 @@ async function main() {
 
   let measured;
   try {
-    measured = await runRounds({ servers, sizes, runs, duration, connections, pin, notes, urlFor: (_, size) => `/${size.label}.bin` });
+    measured = await runRounds({ servers, sizes, runs, duration, connections, pin, notes, maxBusy, maxWait, urlFor: (_, size) => `/${size.label}.bin` });
   } finally {
     await stopAll();
   }
@@ -102,8 +109,8 @@ async function main() {
 
   const summary = {};
   const lines = [
-    '| file | server | req/s | req/s spread | throughput | server CPU-s per GiB | client (wrk) CPU-s per GiB | server CPU µs per request | server busy | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| file | server | req/s | req/s spread | throughput | server CPU-s per GiB | client (wrk) CPU-s per GiB | server CPU µs per request | per core (1e6 ÷ CPU µs/req) | server busy | wrk busy | machine busy before | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const size of sizes) {
     for (const [name, list] of Object.entries(samples[size.label] ?? {})) {
@@ -111,7 +118,7 @@ async function main() {
       (summary[size.label] ??= {})[name] = row;
       lines.push(
         `| ${size.label} | ${name} | ${formatInt(row.reqPerSec)} | ${row.reqSpread.toFixed(0)}% | ${row.gbPerSec.toFixed(2)} GB/s | ${row.cpuPerGiB.toFixed(2)} | ` +
-          `${row.clientCpuPerGiB.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${Math.round(row.cpuBusy * 100)}% | ${row.errors} |`,
+          `${row.clientCpuPerGiB.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${formatInt(row.perCore)} | ${Math.round(row.cpuBusy * 100)}% | ${Math.round(row.clientBusy * 100)}% | ${Math.round(row.othersBusy * 100)}% | ${row.errors} |`,
       );
     }
   }
@@ -121,7 +128,7 @@ async function main() {
   // own metric) and nginx.
   const ratioLines = [
     '',
-    "| file | server | req/s ÷ node-memory (paired: median, range) | server CPU µs/request ÷ node-memory's | req/s ÷ best Node peer | throughput ÷ best Node peer | server CPU/GiB ÷ that peer's | server+client CPU/GiB ÷ that peer's | throughput ÷ nginx |",
+    "| file | server | req/s ÷ node-memory (paired: median, range) | per core ÷ node-memory's (paired: node-memory's CPU µs/request ÷ ours) | req/s ÷ best Node peer | throughput ÷ best Node peer | server CPU/GiB ÷ that peer's | server+client CPU/GiB ÷ that peer's | throughput ÷ nginx |",
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const both = (row) => row.cpuPerGiB + row.clientCpuPerGiB;
@@ -134,8 +141,8 @@ async function main() {
     for (const name of Object.keys(rows).filter((n) => n.startsWith('zerosend'))) {
       const ours = rows[name];
       const floor = pairedRatio(samples[size.label][name], samples[size.label]['node-memory']);
-      const floorCpu = pairedRatio(samples[size.label][name], samples[size.label]['node-memory'], 'cpuPerRequestUs');
-      (ratios[size.label] ??= {})[name] = { nodeMemory: floor, nodeMemoryCpu: floorCpu };
+      const floorCpu = pairedRatio(samples[size.label]['node-memory'], samples[size.label][name], 'cpuPerRequestUs');
+      (ratios[size.label] ??= {})[name] = { nodeMemory: floor, nodeMemoryPerCore: floorCpu };
       const peer = (f) => (bestReq ? f() : 'n/a');
       ratioLines.push(
         `| ${size.label} | ${name} | ${formatRatio(floor)} | ${formatRatio(floorCpu)} | ` +
