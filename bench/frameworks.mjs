@@ -132,8 +132,8 @@ async function main() {
 
   const summary = {};
   const lines = [
-    '| file | server | req/s | req/s spread | GB/s | server CPU µs per request | per core (1e6 ÷ CPU µs/req) | server CPU-s per GiB | server busy | wrk busy | machine busy before | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| file | server | req/s | req/s spread | GB/s | server CPU µs per request | CPU µs spread | per core (1e6 ÷ CPU µs/req) | server CPU-s per GiB | server busy | wrk busy | machine busy before | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const size of sizes) {
     for (const name of wanted) {
@@ -142,7 +142,7 @@ async function main() {
       const row = summarize(list);
       (summary[size.label] ??= {})[name] = row;
       lines.push(
-        `| ${size.label} | ${name} | ${formatInt(row.reqPerSec)} | ${row.reqSpread.toFixed(0)}% | ${row.gbPerSec.toFixed(3)} | ${row.cpuPerRequestUs.toFixed(1)} | ${formatInt(row.perCore)} | ` +
+        `| ${size.label} | ${name} | ${formatInt(row.reqPerSec)} | ${row.reqSpread.toFixed(0)}% | ${row.gbPerSec.toFixed(3)} | ${row.cpuPerRequestUs.toFixed(1)} | ${row.cpuSpread.toFixed(0)}% | ${formatInt(row.perCore)} | ` +
           `${row.cpuPerGiB.toFixed(2)} | ${Math.round(row.cpuBusy * 100)}% | ${Math.round(row.clientBusy * 100)}% | ${Math.round(row.othersBusy * 100)}% | ${row.errors} |`,
       );
     }

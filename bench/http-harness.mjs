@@ -408,6 +408,7 @@ export function summarize(samples) {
     cpuPerGiB: of('cpuPerGiB'),
     clientCpuPerGiB: of('clientCpuPerGiB'),
     cpuPerRequestUs: of('cpuPerRequestUs'),
+    cpuSpread: spread(samples.map((s) => s.cpuPerRequestUs)),
     cpuBusy: of('cpuBusy'),
     clientBusy: of('clientBusy'),
     othersBusy: of('othersBusy'),

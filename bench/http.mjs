@@ -109,8 +109,8 @@ async function main() {
 
   const summary = {};
   const lines = [
-    '| file | server | req/s | req/s spread | throughput | server CPU-s per GiB | client (wrk) CPU-s per GiB | server CPU µs per request | per core (1e6 ÷ CPU µs/req) | server busy | wrk busy | machine busy before | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| file | server | req/s | req/s spread | throughput | server CPU-s per GiB | client (wrk) CPU-s per GiB | server CPU µs per request | CPU µs spread | per core (1e6 ÷ CPU µs/req) | server busy | wrk busy | machine busy before | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const size of sizes) {
     for (const [name, list] of Object.entries(samples[size.label] ?? {})) {
@@ -118,7 +118,7 @@ async function main() {
       (summary[size.label] ??= {})[name] = row;
       lines.push(
         `| ${size.label} | ${name} | ${formatInt(row.reqPerSec)} | ${row.reqSpread.toFixed(0)}% | ${row.gbPerSec.toFixed(2)} GB/s | ${row.cpuPerGiB.toFixed(2)} | ` +
-          `${row.clientCpuPerGiB.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${formatInt(row.perCore)} | ${Math.round(row.cpuBusy * 100)}% | ${Math.round(row.clientBusy * 100)}% | ${Math.round(row.othersBusy * 100)}% | ${row.errors} |`,
+          `${row.clientCpuPerGiB.toFixed(2)} | ${row.cpuPerRequestUs.toFixed(1)} | ${row.cpuSpread.toFixed(0)}% | ${formatInt(row.perCore)} | ${Math.round(row.cpuBusy * 100)}% | ${Math.round(row.clientBusy * 100)}% | ${Math.round(row.othersBusy * 100)}% | ${row.errors} |`,
       );
     }
   }
