@@ -160,6 +160,7 @@ async function main() {
     headerLines.push(`- ${name}: ${names.join(', ')} (${check.headerBytes} bytes)`);
   }
   console.log(headerLines.join('\n'));
+  console.log(`\nLoad average at the end: ${os.loadavg().map((n) => n.toFixed(2)).join(' ')}`);
   if (notes.length) console.log(`\nNotes:\n${notes.map((note) => `- ${note}`).join('\n')}`);
   console.log(`\nCommand: node bench/http.mjs ${process.argv.slice(2).join(' ')}`.trimEnd());
   if (flags.json) fs.writeFileSync(flags.json, JSON.stringify({ machine, dist, connections, duration, runs, samples, summary, ratios, checks, notes }, null, 2));
