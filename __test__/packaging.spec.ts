@@ -19,10 +19,17 @@ import { testUnless } from './helpers/skip';
 const ROOT = join(__dirname, '..');
 const WORKFLOW = '.github/workflows/CI.yml';
 const NODE_VERSIONS = ['20', '22', '24'];
+/** The project's home: the repository every package.json points at. */
+const HOME = 'https://github.com/zerosend/zerosend';
 
 interface PackageJson {
   name: string;
   version: string;
+  description?: string;
+  keywords?: string[];
+  homepage?: string;
+  bugs?: { url?: string };
+  author?: string;
   license?: string;
   scripts?: Record<string, string>;
   main?: string;
@@ -148,7 +155,28 @@ test('npm/ holds one package per target, named and constrained as napi-rs loads 
     t.deepEqual(pkg.files, [binary], `${dir} files`);
     t.is(pkg.repository?.url, root.repository?.url, `${dir} repository`);
     t.is(pkg.repository?.directory, `npm/${dir}`, `${dir} repository.directory`);
+    for (const field of ['homepage', 'bugs', 'author', 'keywords'] as const) {
+      t.deepEqual(pkg[field], root[field], `${dir} ${field}`);
+    }
+    // The README says what the package is, and that users install zerosend, not this.
+    const readme = readFileSync(join(ROOT, 'npm', dir, 'README.md'), 'utf8');
+    t.true(readme.startsWith(`# \`${pkg.name}\``), `${dir} README title`);
+    t.true(readme.includes(`**${target}**`), `${dir} README names its target`);
+    t.regex(readme, /Do not install this package yourself: install `zerosend`/, `${dir} README`);
+    t.true(pkg.description?.includes(target) && pkg.description.includes('Install `zerosend`'), `${dir} description`);
   }
+});
+
+test("package metadata: the project's real home, an author, keywords, a changelog entry for this version", (t) => {
+  t.is(root.repository?.url, `git+${HOME}.git`);
+  t.is(root.homepage, `${HOME}#readme`);
+  t.is(root.bugs?.url, `${HOME}/issues`);
+  t.truthy(root.author);
+  t.true((root.keywords ?? []).includes('sendfile'));
+  const changelog = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8');
+  t.regex(changelog, /^## \[Unreleased\]$/m);
+  t.true(changelog.includes(`## [${root.version}] - `), `CHANGELOG.md has a section for ${root.version}`);
+  t.true(changelog.includes(`[${root.version}]: ${HOME}/releases/tag/v${root.version}`));
 });
 
 test('optionalDependencies: added at publish time, one per napi.targets entry at this version', async (t) => {
