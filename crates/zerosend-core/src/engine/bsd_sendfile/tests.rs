@@ -7,6 +7,9 @@
 //! is then compared byte for byte with the prefix and the file.
 //!
 //! A script of [`Event`]s says where a call stops; after the script, calls run unhindered.
+//!
+//! The property test prints its seed; rerun it with
+//! `ZEROSEND_PROPTEST_SEED=<seed> cargo test -p zerosend-core --lib bsd_sendfile`.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -18,6 +21,7 @@ use std::thread::JoinHandle;
 
 use nix::errno::Errno;
 use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
 
 use super::SF_NODISKIO;
 use super::{BsdCall, BsdSendfileEngine, Darwin, DarwinSendfile, FreeBsd, FreeBsdSendfile};
@@ -843,8 +847,30 @@ fn any_case() -> impl Strategy<Value = Case> {
     })
 }
 
+/// The run's seed: `ZEROSEND_PROPTEST_SEED`, or a fresh one, printed either way (as in
+/// tests/properties.rs: a seed reproduces a failure, and no regression file lands in the tree).
+fn property_config() -> Config {
+    let seed = std::env::var("ZEROSEND_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
+        });
+    println!("proptest seed {seed} (rerun with ZEROSEND_PROPTEST_SEED={seed})");
+    Config {
+        cases: 48,
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(property_config())]
 
     /// Whatever mix of full sockets, signals and busy pages, with or without a prefix and from
     /// any offset: every byte arrives once, in order, and is counted once.
