@@ -215,7 +215,8 @@ fn interpret(
 ) -> CallResult<WithHeader> {
     if at.len == 0 {
         // A count of 0 would send the rest of the file. The transfer never asks for nothing
-        // (`call_len` is at least 1 while bytes are owed); should it ever, nothing is sent.
+        // (`call_len` is at least 1 while bytes are owed); should it ever, the call is refused
+        // rather than made.
         return Err(CallError {
             errno: Errno::EINVAL,
             call: "sendfile",
