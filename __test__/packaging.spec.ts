@@ -264,7 +264,7 @@ test('the root package: entry points exist for require, import, types and the CL
   t.true(existsSync(join(ROOT, 'esm/index.mjs')));
   t.true(existsSync(join(ROOT, 'esm/index.d.mts')));
   t.is(root.exports?.['./package.json'], './package.json');
-  t.deepEqual(root.files, ['dist', '!dist/**/*.map', 'esm', 'native/binding.js', 'native/binding.d.ts']);
+  t.deepEqual(root.files, ['dist', '!dist/**/*.map', 'esm', 'native/binding.js', 'native/binding.d.ts', 'CHANGELOG.md']);
   // Honest engines: the floor the workflow tests (20) is inside the range.
   t.regex(root.engines?.node ?? '', /^>=20(\.\d+)*$/);
 });

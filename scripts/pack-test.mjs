@@ -305,7 +305,7 @@ await check('npm pack: the main package ships only what users need', () => {
   if (platformDir && !optional[`zerosend-${platformDir}`]) {
     throw new Error(`optionalDependencies lack zerosend-${platformDir}: ${JSON.stringify(optional)}`);
   }
-  const required = ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'esm/index.mjs', 'esm/index.d.mts', 'native/binding.js', 'native/binding.d.ts'];
+  const required = ['package.json', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'esm/index.mjs', 'esm/index.d.mts', 'native/binding.js', 'native/binding.d.ts'];
   const missing = required.filter((f) => !files.includes(f));
   const unwanted = files.filter((f) => /\.node$|\.map$|^src\/|^__test__\/|^crates\/|^bench\/|^scripts\/|^npm\/|^target\/|Cargo\./.test(f));
   if (missing.length || unwanted.length) {
