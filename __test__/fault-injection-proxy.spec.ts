@@ -13,16 +13,17 @@
  * Seeds: `ZEROSEND_FAULT_SEEDS=1,2,3 npx ava __test__/fault-injection-proxy.spec.ts`; the seeds
  * are in the test titles.
  */
-import test, { type ExecutionContext } from 'ava';
+import { type ExecutionContext } from 'ava';
 
 import { total, type Plan } from './fault-injection/control';
 import { canInject, runUnderShim, seeds } from './fault-injection/harness';
 import type { ProxyCase, ProxyCaseResult } from './fault-injection/proxy-fixture';
 import { KiB, MiB } from './helpers/net';
 import { nativeTest } from './helpers/native';
+import { testUnless } from './helpers/skip';
 
 const injection = canInject();
-const injectTest = injection.ok ? nativeTest : test.skip;
+const injectTest = injection.ok ? nativeTest : testUnless(injection.why);
 if (!injection.ok) console.log(`fault injection skipped: ${injection.why}`);
 
 const SEEDS = seeds();

@@ -8,15 +8,14 @@
  *
  * Seeds: `ZEROSEND_FAULT_SEEDS=1,2,3 npx ava __test__/fault-injection-static.spec.ts`.
  */
-import test from 'ava';
-
 import { total, type Plan } from './fault-injection/control';
 import { canInject, runUnderShim, seeds } from './fault-injection/harness';
 import type { StaticCase, StaticCaseResult, StaticRequest } from './fault-injection/static-fixture';
 import { nativeTest } from './helpers/native';
+import { testUnless } from './helpers/skip';
 
 const injection = canInject();
-const injectTest = injection.ok ? nativeTest : test.skip;
+const injectTest = injection.ok ? nativeTest : testUnless(injection.why);
 if (!injection.ok) console.log(`fault injection skipped: ${injection.why}`);
 
 const SEEDS = seeds();

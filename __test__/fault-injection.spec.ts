@@ -15,7 +15,7 @@
  * Seeds: `ZEROSEND_FAULT_SEEDS=1,2,3 npx ava __test__/fault-injection.spec.ts` reproduces a run;
  * the seeds are in the test titles.
  */
-import test, { type ExecutionContext } from 'ava';
+import { type ExecutionContext } from 'ava';
 
 import { type Method } from '../src';
 import type { Plan, SymbolName } from './fault-injection/control';
@@ -24,6 +24,7 @@ import { canInject, runUnderShim, seeds } from './fault-injection/harness';
 import type { TransferCase, TransferCaseResult } from './fault-injection/transfer-fixture';
 import { KiB, MiB } from './helpers/net';
 import { nativeTest } from './helpers/native';
+import { testUnless } from './helpers/skip';
 
 type Engine = Exclude<Method, 'auto'>;
 
@@ -49,7 +50,7 @@ const ERRNOS: Errno[] = [...UNSUPPORTED_ERRNOS, ...OTHER_ERRNOS];
 const isUnsupported = (errno: Errno): boolean => (UNSUPPORTED_ERRNOS as readonly string[]).includes(errno);
 
 const injection = canInject();
-const injectTest = injection.ok ? nativeTest : test.skip;
+const injectTest = injection.ok ? nativeTest : testUnless(injection.why);
 if (!injection.ok) console.log(`fault injection skipped: ${injection.why}`);
 
 const SEEDS = seeds();

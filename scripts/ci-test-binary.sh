@@ -7,13 +7,14 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# curl for the `zerosend serve` smoke test, objdump (binutils) for the glibc check, a C compiler
-# for the fault-injection shim (__test__/fault-injection/shim.c, built by the tests).
+# curl for the static server tests and the `zerosend serve` smoke test, a C compiler for the
+# fault-injection shim (__test__/fault-injection/shim.c, built by the tests), `script`
+# (util-linux; Debian has it) for the CLI's progress bar on a terminal.
 if [ "$(id -u)" = 0 ]; then
   if command -v apk >/dev/null 2>&1; then
-    apk add --no-cache curl gcc musl-dev >/dev/null
+    apk add --no-cache curl gcc musl-dev util-linux >/dev/null
   elif command -v apt-get >/dev/null 2>&1 && ! { command -v curl && command -v gcc; } >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq curl binutils gcc libc6-dev >/dev/null
+    apt-get update -qq && apt-get install -y -qq curl gcc libc6-dev >/dev/null
   fi
 fi
 

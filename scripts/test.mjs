@@ -10,6 +10,11 @@
 // Extra arguments go to ava (e.g. `npm test -- __test__/transfer.spec.ts`); such a focused run
 // skips part 4. Each part can be skipped: ZEROSEND_TEST_SKIP_CARGO=1, ZEROSEND_TEST_SKIP_FALLBACK=1,
 // ZEROSEND_TEST_SKIP_PACK=1.
+//
+// The summary lists every test that skipped itself, under its reason: a skipped test proved
+// nothing, and whoever reads the summary should see why it did not run. ava's TAP has no place
+// for a reason, so tests put it in their title (`[skipped: why]`, __test__/helpers/skip.ts);
+// pack-test.mjs writes it after `# SKIP`; cargo prints `ignored, why`.
 import { spawn } from 'node:child_process';
 
 const run = (command, args, parse, env = process.env) =>
@@ -24,11 +29,21 @@ const run = (command, args, parse, env = process.env) =>
   });
 
 const sum = (text, pattern) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
+
+/** `{ title, reason }` of each `ok N - title # SKIP [reason]` line of a TAP stream. */
+function tapSkips(out) {
+  return [...out.matchAll(/^ok \d+ - (.*?) # SKIP(?: (.*))?$/gm)].map(([, title, directive]) => {
+    const inTitle = /^(.*) \[skipped: (.*)\]$/.exec(title);
+    if (inTitle) return { title: inTitle[1], reason: inTitle[2] };
+    return { title, reason: directive?.trim() || 'no reason given (declare it with __test__/helpers/skip.ts)' };
+  });
+}
+
 const tap = (out) => ({
   passed: sum(out, /^# pass (\d+)/gm),
   failed: sum(out, /^# fail (\d+)/gm),
   // Reported, never counted as passed: a test that skipped itself proved nothing.
-  skippedTests: sum(out, /^# skip (\d+)/gm),
+  skips: tapSkips(out),
 });
 const skipped = { code: 0, passed: 0, failed: 0, skipped: true };
 const banner = (text) => console.log(`\n# ---- ${text}`);
@@ -42,6 +57,10 @@ if (!skip('CARGO')) {
   cargo = await run('cargo', ['test', '--workspace', '--release', '--color', 'never'], (out) => ({
     passed: sum(out, /test result: \w+\. (\d+) passed/g),
     failed: sum(out, /test result: \w+\. \d+ passed; (\d+) failed/g),
+    skips: [...out.matchAll(/^test (\S+) \.\.\. ignored(?:, (.*))?$/gm)].map(([, title, reason]) => ({
+      title,
+      reason: reason ?? 'no reason given (#[ignore = "why"])',
+    })),
   }));
 }
 
@@ -67,15 +86,31 @@ const passed = Object.values(parts).reduce((n, p) => n + p.passed, 0);
 let failed = Object.values(parts).reduce((n, p) => n + p.failed, 0);
 // A runner that crashed before counting still fails the run.
 if (failed === 0 && Object.values(parts).some((p) => p.code !== 0)) failed = 1;
+printSkips(parts);
 console.log(
   '\n' +
     Object.entries(parts)
       .map(([name, p]) =>
         p.skipped
           ? `${name}: skipped`
-          : `${name}: ${p.passed} passed, ${p.failed} failed${p.skippedTests ? `, ${p.skippedTests} skipped` : ''}`,
+          : `${name}: ${p.passed} passed, ${p.failed} failed${p.skips?.length ? `, ${p.skips.length} skipped` : ''}`,
       )
       .join('; '),
 );
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
+
+/** Every skipped test of every part, grouped by part and reason. */
+function printSkips(parts) {
+  const total = Object.values(parts).reduce((n, p) => n + (p.skips?.length ?? 0), 0);
+  if (total === 0) return;
+  console.log(`\n# ---- ${total} skipped, and why`);
+  for (const [name, part] of Object.entries(parts)) {
+    const byReason = new Map();
+    for (const skip of part.skips ?? []) byReason.set(skip.reason, [...(byReason.get(skip.reason) ?? []), skip]);
+    for (const [reason, skips] of byReason) {
+      console.log(`${name}, ${skips.length} skipped: ${reason}`);
+      for (const { title } of skips) console.log(`    ${title}`);
+    }
+  }
+}

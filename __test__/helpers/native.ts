@@ -9,23 +9,22 @@
  *   nativeTest('sendfile to an O_APPEND file falls back to copy', async (t) => { ... });
  *   nativeTest.serial('...', async (t) => { ... });
  */
-import test, { type SerialFn, type SkipFn } from 'ava';
+import { type SkipFn } from 'ava';
 
 import { capabilities } from '../../src';
+import { fallbackReason } from '../../src/binding/load';
+import { serialUnless, testUnless } from './skip';
 
 /** Whether this process loaded the native binding. */
 export const hasNative: boolean = capabilities().native;
 
-/** `test` with the binding, `test.skip` on the fallback; `.serial` likewise. */
-export const nativeTest: SkipFn & { serial: SkipFn } = Object.assign(
-  forward(hasNative ? test : test.skip),
-  { serial: forward(hasNative ? test.serial : test.serial.skip) },
-);
+/** Why a native-only test skips here (scripts/test.mjs prints it), or null where it runs. */
+const skipReason = hasNative ? null : `needs the native binding; this process runs on Node streams (${fallbackReason})`;
 
-/** A plain function that declares through ava's own (ava's chain objects are not ours to extend). */
-function forward(declare: SerialFn | SkipFn): SkipFn {
-  return ((...args: unknown[]) => (declare as (...a: unknown[]) => void)(...args)) as SkipFn;
-}
+/** `test` with the binding, `test.skip` (saying why) on the fallback; `.serial` likewise. */
+export const nativeTest: SkipFn & { serial: SkipFn } = Object.assign(testUnless(skipReason), {
+  serial: serialUnless(skipReason),
+});
 
 /** What `result.method` of a file → socket `transfer()` with method 'auto' is in this process. */
 export const AUTO_FILE_METHODS = hasNative ? ['sendfile', 'splice', 'mmap', 'copy'] : ['stream'];

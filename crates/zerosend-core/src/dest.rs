@@ -184,10 +184,11 @@ fn pacing_of(_fd: BorrowedFd<'_>) -> Option<Pacing> {
 /// transfer failed": a method may fall back from them before it has sent anything.
 pub fn is_unsupported(errno: Errno) -> bool {
     // ENOTSUP is EOPNOTSUPP on Linux, a different number on the BSDs. ENODEV is mmap() on a
-    // filesystem that cannot map files.
+    // filesystem that cannot map files. ENOTSOCK is the BSDs' sendfile to a socket that is not a
+    // stream socket (no Linux call we make returns it: Linux's sendfile writes to anything).
     matches!(
         errno,
-        Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::ENODEV
+        Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::ENODEV | Errno::ENOTSOCK
     ) || errno == Errno::ENOTSUP
 }
 

@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use crate::auto::{self, Goal};
 use crate::dest::{is_unsupported, Dest, Pacing};
-use crate::engine::{CallError, Engine, Sent, Span};
+use crate::engine::{CallError, Engine, Sent, Span, WithHeader};
 use crate::error::Failure;
 use crate::limits::{call_len, first_step_bytes, SHORT_FIRST_STEP_BYTES};
 use crate::method::Method;
@@ -164,6 +164,12 @@ impl Transfer {
         self.engine.method()
     }
 
+    /// Tests only: runs the transfer on another engine than the one it chose (a fake kernel's).
+    #[cfg(test)]
+    pub(crate) fn set_engine(&mut self, engine: Engine) {
+        self.engine = engine;
+    }
+
     /// The descriptor to wait on after [`Progress::WouldBlock`].
     pub fn dest_fd(&self) -> RawFd {
         self.dst.raw()
@@ -182,45 +188,71 @@ impl Transfer {
     /// Moves bytes until done, `EAGAIN`, or `budget` bytes in this step.
     pub fn step(&mut self, budget: u64) -> Result<Progress, Failure> {
         let mut moved = 0u64;
-        if !self.send_prefix()? {
-            return Ok(Progress::WouldBlock);
+        if let Some(stop) = self.send_prefix(budget, &mut moved)? {
+            return Ok(stop);
         }
         while self.remaining > 0 {
             if moved >= budget {
                 return Ok(Progress::Yield);
             }
-            let span = Span {
-                offset: self.offset,
-                len: call_len(self.remaining, budget - moved, self.engine.per_call_cap()),
-                remaining: self.remaining,
-            };
+            let span = self.next_span(budget - moved);
             match self.engine.send(self.src.fd(), &self.dst, span) {
                 Ok(Sent::Bytes(n)) => {
-                    let n = n as u64;
-                    self.offset += n;
-                    self.remaining -= n;
-                    self.bytes += n;
-                    moved += n;
+                    self.count_file_bytes(n);
+                    moved += n as u64;
                 }
-                Ok(Sent::EndOfFile) => {
-                    return Err(Failure::ShortFile {
-                        expected_end: self.offset + self.remaining,
-                        reached: self.offset,
-                    })
-                }
-                Err(CallError { errno, call }) => match errno {
-                    // A signal interrupted the call before it moved anything: just ask again.
-                    Errno::EINTR => {}
-                    Errno::EAGAIN => return Ok(Progress::WouldBlock),
-                    _ if is_unsupported(errno) && !self.sent_file_bytes() => {
-                        self.fall_back(errno, call)?
+                Ok(Sent::EndOfFile) => return Err(self.short_file()),
+                Ok(Sent::Busy) => return Ok(Progress::Yield),
+                Err(error) => {
+                    if let Some(stop) = self.after_call_error(error)? {
+                        return Ok(stop);
                     }
-                    _ => return Err(Failure::os(errno, call)),
-                },
+                }
             }
         }
         self.check_not_truncated()?;
         Ok(Progress::Done)
+    }
+
+    /// The next call's share of the range: what is left, within this step's `step_left`.
+    fn next_span(&self, step_left: u64) -> Span {
+        Span {
+            offset: self.offset,
+            len: call_len(self.remaining, step_left, self.engine.per_call_cap()),
+            remaining: self.remaining,
+        }
+    }
+
+    fn count_file_bytes(&mut self, n: usize) {
+        let n = n as u64;
+        self.offset += n;
+        self.remaining -= n;
+        self.bytes += n;
+    }
+
+    /// The file ended at `offset` with bytes still owed.
+    fn short_file(&self) -> Failure {
+        Failure::ShortFile {
+            expected_end: self.offset + self.remaining,
+            reached: self.offset,
+        }
+    }
+
+    /// What an errno from a call that moved nothing means: `None` to go on (a signal: ask again;
+    /// an unsupported method before the first file byte: a copy takes over), or where the step
+    /// stops (`EAGAIN`: the destination is full), or the failure.
+    fn after_call_error(&mut self, error: CallError) -> Result<Option<Progress>, Failure> {
+        let CallError { errno, call } = error;
+        match errno {
+            // A signal interrupted the call before it moved anything: just ask again.
+            Errno::EINTR => Ok(None),
+            Errno::EAGAIN => Ok(Some(Progress::WouldBlock)),
+            _ if is_unsupported(errno) && !self.sent_file_bytes() => {
+                self.fall_back(errno, call)?;
+                Ok(None)
+            }
+            _ => Err(Failure::os(errno, call)),
+        }
     }
 
     /// sendfile and splice queue page-cache pages in the socket by reference: a file truncated
@@ -266,20 +298,59 @@ impl Transfer {
         Ok(())
     }
 
-    /// Sends what is left of the prefix; `false` if the destination is full.
-    fn send_prefix(&mut self) -> Result<bool, Failure> {
+    /// Sends what is left of the prefix: `None` once it is all sent, else where the step stops.
+    /// File bytes sent with it (see [`Transfer::send_prefix_with_file`]) count in `moved`.
+    fn send_prefix(&mut self, budget: u64, moved: &mut u64) -> Result<Option<Progress>, Failure> {
         while self.prefix_sent < self.prefix.len() {
+            if self.remaining > 0 && self.engine.carries_prefix() {
+                if let Some(stop) = self.send_prefix_with_file(budget, moved)? {
+                    return Ok(Some(stop));
+                }
+                continue;
+            }
             let more = self.remaining > 0;
             match self.dst.write(&self.prefix[self.prefix_sent..], more) {
-                Ok(n) => {
-                    self.prefix_sent += n;
-                    self.bytes += n as u64;
-                }
+                Ok(n) => self.count_prefix_bytes(n),
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => return Ok(false),
+                Err(Errno::EAGAIN) => return Ok(Some(Progress::WouldBlock)),
                 Err(errno) => return Err(Failure::os(errno, self.dst.write_call())),
             }
         }
-        Ok(true)
+        Ok(None)
+    }
+
+    /// One call that sends what is left of the prefix as its header and then the first file
+    /// bytes: the BSDs' sendfile (see [`Engine::carries_prefix`]). An unsupported errno falls
+    /// back as in [`Transfer::step`]: no file byte can have gone before the prefix, and a copy
+    /// writes the rest of the prefix itself.
+    fn send_prefix_with_file(
+        &mut self,
+        budget: u64,
+        moved: &mut u64,
+    ) -> Result<Option<Progress>, Failure> {
+        let span = self.next_span(budget.saturating_sub(*moved).max(1));
+        let header = &self.prefix[self.prefix_sent..];
+        match self
+            .engine
+            .send_with_header(self.src.fd(), &self.dst, span, header)
+        {
+            Ok(WithHeader::Moved { header, file }) => {
+                self.count_prefix_bytes(header);
+                self.count_file_bytes(file);
+                *moved += file as u64;
+                Ok(None)
+            }
+            Ok(WithHeader::EndOfFile { header }) => {
+                self.count_prefix_bytes(header);
+                Err(self.short_file())
+            }
+            Ok(WithHeader::Busy) => Ok(Some(Progress::Yield)),
+            Err(error) => self.after_call_error(error),
+        }
+    }
+
+    fn count_prefix_bytes(&mut self, n: usize) {
+        self.prefix_sent += n;
+        self.bytes += n as u64;
     }
 }

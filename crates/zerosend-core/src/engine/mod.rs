@@ -3,6 +3,7 @@
 //! destination. Errnos (`EAGAIN` included) go back to the transfer, which decides what they mean,
 //! together with the system call that returned them.
 
+mod bsd_sendfile;
 mod copy;
 mod mmap;
 mod sendfile;
@@ -16,6 +17,7 @@ use nix::errno::Errno;
 use crate::dest::Dest;
 use crate::method::Method;
 
+pub use bsd_sendfile::WithHeader;
 pub use copy::CopyEngine;
 pub use mmap::MmapEngine;
 pub use sendfile::SendfileEngine;
@@ -49,6 +51,13 @@ pub enum Sent {
     Bytes(usize),
     /// The file ended where bytes were still owed: it is shorter than it was when we started.
     EndOfFile,
+    /// FreeBSD's sendfile only: a page of the file is busy (`EBUSY` under `SF_NODISKIO`) and
+    /// nothing moved. Step again soon; the socket's readiness has nothing to do with it.
+    #[cfg_attr(
+        not(any(target_os = "macos", target_os = "freebsd", test)),
+        allow(dead_code)
+    )]
+    Busy,
 }
 
 /// Where one attempt starts and how much it may ask for.
@@ -77,12 +86,18 @@ pub enum Engine {
     Splice(SpliceEngine),
     Mmap(MmapEngine),
     Copy(CopyEngine),
+    /// The BSDs' sendfile logic over a fake kernel, so that Linux tests drive it through a real
+    /// transfer (`bsd_sendfile/tests.rs`).
+    #[cfg(test)]
+    FakeBsdSendfile(bsd_sendfile::BsdSendfileEngine<Box<dyn bsd_sendfile::BsdCall + Send>>),
 }
 
 impl Engine {
+    // `SendfileEngine` is a unit struct on Linux only: on the BSDs it holds the call it makes.
+    #[allow(clippy::default_constructed_unit_structs)]
     pub fn new(method: Method) -> Self {
         match method {
-            Method::Sendfile => Engine::Sendfile(SendfileEngine),
+            Method::Sendfile => Engine::Sendfile(SendfileEngine::default()),
             #[cfg(any(target_os = "linux", target_os = "android"))]
             Method::Splice => Engine::Splice(SpliceEngine::default()),
             // Unreachable: `Transfer::open` refuses methods this platform lacks. A copy is the
@@ -101,6 +116,8 @@ impl Engine {
             Engine::Splice(_) => Method::Splice,
             Engine::Mmap(_) => Method::Mmap,
             Engine::Copy(_) => Method::Copy,
+            #[cfg(test)]
+            Engine::FakeBsdSendfile(_) => Method::Sendfile,
         }
     }
 
@@ -112,6 +129,8 @@ impl Engine {
             Engine::Splice(e) => e.per_call_cap(),
             Engine::Mmap(_) => mmap::PER_CALL_BYTES,
             Engine::Copy(_) => copy::BUFFER_BYTES as u64,
+            #[cfg(test)]
+            Engine::FakeBsdSendfile(_) => sendfile::PER_CALL_BYTES,
         }
     }
 
@@ -123,6 +142,46 @@ impl Engine {
             Engine::Splice(e) => e.send(src, dst, at),
             Engine::Mmap(e) => e.send(src, dst, at),
             Engine::Copy(e) => e.send(src, dst, at),
+            #[cfg(test)]
+            Engine::FakeBsdSendfile(e) => e.send(src, dst, at),
+        }
+    }
+
+    /// Whether this engine sends the prefix itself, as the header of the call that sends the
+    /// first file bytes: the BSDs' sendfile (`sf_hdtr`), for they have no MSG_MORE to hold a
+    /// separately written prefix back. Every other engine leaves the prefix to the transfer.
+    pub fn carries_prefix(&self) -> bool {
+        match self {
+            #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+            Engine::Sendfile(_) => true,
+            #[cfg(test)]
+            Engine::FakeBsdSendfile(_) => true,
+            _ => false,
+        }
+    }
+
+    /// One attempt at sending `header` and then up to `at.len` file bytes; only for an engine
+    /// that [`carries_prefix`](Engine::carries_prefix) (any other says `EOPNOTSUPP`, which the
+    /// transfer never asks it for).
+    pub fn send_with_header(
+        &mut self,
+        src: BorrowedFd<'_>,
+        dst: &Dest,
+        at: Span,
+        header: &[u8],
+    ) -> CallResult<WithHeader> {
+        match self {
+            #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+            Engine::Sendfile(e) => e.send_with_header(src, dst, at, header),
+            #[cfg(test)]
+            Engine::FakeBsdSendfile(e) => e.send_with_header(src, dst, at, header),
+            _ => {
+                let _ = (src, dst, at, header);
+                Err(CallError {
+                    errno: Errno::EOPNOTSUPP,
+                    call: "sendfile",
+                })
+            }
         }
     }
 }
