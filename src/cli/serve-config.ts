@@ -83,7 +83,10 @@ function readTls(certFile: string | undefined, keyFile: string | undefined): Ser
     createSecureContext(tls);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new UsageError(`--tls-cert ${certFile} and --tls-key ${keyFile} are not a PEM certificate and its private key (${reason})`);
+    throw new UsageError(
+      `--tls-cert ${certFile} and --tls-key ${keyFile} are not a PEM certificate and its private key (${reason}); ` +
+        'a pair for testing: openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out cert.pem',
+    );
   }
   return tls;
 }
