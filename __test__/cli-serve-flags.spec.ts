@@ -132,6 +132,8 @@ test('--cors: Access-Control-Allow-Origin on every answer — files, listings, r
         const response = await curl('-H', 'Origin: http://elsewhere.example', ...args);
         t.is(response.status, status, what);
         t.is(response.headers['access-control-allow-origin'], '*', `${what} (${status}), 404.html: ${notFoundPage}`);
+        // A range reader on another origin (PDF.js, a video player) must see what it got.
+        if (what === 'range') t.regex(response.headers['access-control-expose-headers'] ?? '', /Content-Range/);
       }
       const malformed = (await rawRequest(port, 'GET /%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toString('latin1');
       t.regex(malformed, /^HTTP\/1\.1 400 [^]*\r\nAccess-Control-Allow-Origin: \*\r\n/i);
@@ -164,6 +166,13 @@ test('--cors: preflight OPTIONS gets 204 with the methods and the requested head
     await cli.waitFor(/ OPTIONS \/data\.json 204 0 \d+\.\dms none$/m, 10_000);
   } finally {
     await cli.stop();
+  }
+  const quiet = await startServe(makeApp(), ['--cors', '--quiet']);
+  try {
+    const preflight = await curl('-m', '10', '-X', 'OPTIONS', '-H', 'Access-Control-Request-Method: GET', `${quiet.url}/data.json`);
+    t.is(preflight.status, 204, 'answered without an access log too');
+  } finally {
+    await quiet.cli.stop();
   }
   const plain = await startServe(makeApp(), ['--quiet']);
   try {

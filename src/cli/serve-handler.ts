@@ -33,7 +33,13 @@ export function createServeHandler(config: ServeConfig, onServed: OnServed | und
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     if (config.cors) {
       allowAnyOrigin(res);
-      if (req.method === 'OPTIONS') return onServed?.(req, res, { status: 204, bytes: answerPreflight(req, res), method: 'none' });
+      if (req.method === 'OPTIONS') {
+        // Answered before it is reported: `onServed?.(…)` would skip evaluating its arguments when
+        // there is no access log.
+        const bytes = answerPreflight(req, res);
+        onServed?.(req, res, { status: 204, bytes, method: 'none' });
+        return;
+      }
     }
     files(req, res, (error) => {
       misses.answer(req, res, error).then(

@@ -46,17 +46,21 @@ export function serveCommand(): Command {
     .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE))
     .configureOutput({ outputError: (text, write) => write(`zerosend: ${text.trim().replace(/^error: /, '')} (see zerosend serve --help)\n`) })
     .action((dir: string, flags: ServeFlags) => {
-      let config: ServeConfig;
-      try {
-        config = resolveServeConfig(dir, flags);
-      } catch (error) {
-        if (!(error instanceof UsageError)) throw error;
-        console.error(`zerosend: ${error.message}`);
-        process.exitCode = USAGE_EXIT_CODE;
-        return;
-      }
-      serve(config);
+      const config = checkedConfig(dir, flags);
+      if (config) serve(config);
     });
+}
+
+/** The flags checked; on a command-line mistake, its one line on stderr, exit code 2, and nothing. */
+function checkedConfig(dir: string, flags: ServeFlags): ServeConfig | undefined {
+  try {
+    return resolveServeConfig(dir, flags);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`zerosend: ${error.message}`);
+    process.exitCode = USAGE_EXIT_CODE;
+    return undefined;
+  }
 }
 
 const DOTFILES = ['ignore', 'deny', 'allow'];
