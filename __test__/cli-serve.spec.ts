@@ -42,7 +42,7 @@ test('serves a folder; one access-log line per request, with the method that sen
   }
 });
 
-test('--method: bodies go out the way asked, the access log says so; an unknown name exits 1', async (t) => {
+test('--method: bodies go out the way asked, the access log says so; an unknown name exits 2', async (t) => {
   const wanted = hasNative ? 'copy' : 'stream';
   const { cli, url } = await startServe(site.root, hasNative ? ['--method', 'copy'] : []);
   try {
@@ -53,7 +53,7 @@ test('--method: bodies go out the way asked, the access log says so; an unknown 
   }
   const bad = new CliProcess(['serve', '--port', '0', '--method', 'fast', site.root]);
   const exit = await bad.exited;
-  t.is(exit.code, 1);
+  t.is(exit.code, 2, 'a bad flag value is a usage error');
   t.regex(bad.stderr, /--method.*'fast' is invalid.*auto, sendfile, splice, mmap, copy/);
 });
 
@@ -169,9 +169,9 @@ test('keep-alive through the CLI: curl fetches several URLs over one connection'
   }
 });
 
-test('errors: a missing folder and a port in use exit 1 with a message', async (t) => {
+test('errors: a missing folder and a bad port exit 2, a port in use exits 1, each with a message', async (t) => {
   const missing = new CliProcess(['serve', join(site.root, 'nope'), '--port', '0']);
-  t.is((await missing.exited).code, 1);
+  t.is((await missing.exited).code, 2);
   t.regex(missing.stderr, /is not a directory/);
 
   const { cli, port } = await startServe(site.root, ['--quiet']);
@@ -180,7 +180,7 @@ test('errors: a missing folder and a port in use exit 1 with a message', async (
     t.is((await second.exited).code, 1);
     t.regex(second.stderr, /EADDRINUSE/);
     const bad = new CliProcess(['serve', site.root, '--port', 'eighty']);
-    t.is((await bad.exited).code, 1);
+    t.is((await bad.exited).code, 2);
     t.regex(bad.stderr, /--port must be an integer/);
   } finally {
     await cli.stop();

@@ -102,11 +102,15 @@ export class CliProcess {
   }
 }
 
-/** `zerosend serve DIR --port 0 ...`, started and listening. */
-export async function startServe(dir: string, args: string[] = []): Promise<{ cli: CliProcess; url: string; port: number }> {
+/** `zerosend serve DIR --port 0 ...`, started and listening (over HTTP, or HTTPS with --tls-*). */
+export async function startServe(
+  dir: string,
+  args: string[] = [],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ cli: CliProcess; url: string; port: number }> {
   await ensureBuilt();
-  const cli = new CliProcess(['serve', dir, '--port', '0', ...args]);
-  const match = await cli.waitFor(/at (http:\/\/127\.0\.0\.1:(\d+))/);
+  const cli = new CliProcess(['serve', dir, '--port', '0', ...args], options);
+  const match = await cli.waitFor(/at (https?:\/\/127\.0\.0\.1:(\d+))/);
   return { cli, url: match[1]!, port: Number(match[2]) };
 }
 

@@ -1,53 +1,81 @@
 /**
- * `zerosend serve [DIR]`: serves a folder over HTTP, bodies through sendfile, with an access log
- * line per request and `--workers N` processes through `node:cluster`. SIGINT/SIGTERM stop
- * accepting, let responses in flight finish (up to a grace period), then exit.
+ * `zerosend serve [DIR]`: serves a folder over HTTP or HTTPS, bodies through sendfile, with an
+ * access log line per request and `--workers N` processes through `node:cluster`. A folder without
+ * index.html is listed; `--spa`, `--cors` and a root `404.html` do what front-end work needs.
+ * SIGINT/SIGTERM stop accepting, let responses in flight finish (up to a grace period), then exit.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { statSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import * as path from 'node:path';
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
 
-import { METHODS, type Method } from '../options';
+import { METHODS } from '../options';
 
-import { serveStatic } from '../http/serve-static';
-import type { ServedInfo } from '../http/file-response';
-
-interface ServeOptions {
-  port: number;
-  host: string;
-  workers: number;
-  quiet?: boolean;
-  maxAge: string;
-  precompressed?: boolean;
-  dotfiles: 'ignore' | 'deny' | 'allow';
-  grace: number;
-  method: Method;
-}
+import { parseMaxAge } from '../http/response-options';
+import { AccessLog } from './access-log';
+import { resolveServeConfig, UsageError, USAGE_EXIT_CODE, type ServeConfig, type ServeFlags } from './serve-config';
+import { createServeHandler } from './serve-handler';
 
 /** The `serve` subcommand, for `program.addCommand()`. */
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('serve a folder over HTTP, file bodies sent with sendfile (zero-copy)')
+    .description('serve a folder over HTTP(S), file bodies sent with sendfile (zero-copy); folders without index.html are listed')
     .argument('[dir]', 'the folder to serve', '.')
     .option('-p, --port <port>', 'port to listen on (0: any free port)', integer('port', 0, 65535), 8080)
-    .option('-H, --host <host>', 'address to listen on', '127.0.0.1')
+    .option('-H, --host <host>', "address to listen on ('0.0.0.0' or '::': every interface)", '127.0.0.1')
+    .option('--no-listing', 'answer 404 for a folder without index.html instead of listing it')
+    .option('--spa', 'single-page app: a missing path whose last segment has no dot (/users/42) gets index.html, 200')
+    .option('--cors', 'let pages on any origin read every answer (Access-Control-Allow-Origin: *); answer preflight OPTIONS')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('-w, --workers <n>', 'processes serving the same port (node:cluster)', integer('workers', 1, 1024), 1)
     .option('-q, --quiet', 'no access log')
-    .option('--max-age <duration>', "Cache-Control max-age, e.g. '1h', '1d'", '0')
+    .option('--max-age <duration>', "Cache-Control max-age of files, e.g. '1h', '1d'", duration, '0')
     .option('--precompressed', 'serve file.br / file.gz to clients that accept them')
-    .option('--dotfiles <policy>', "'ignore' (404), 'deny' (403) or 'allow'", 'ignore')
+    .addOption(new Option('--dotfiles <policy>', 'names starting with a dot: hidden (404), denied (403) or served').choices(DOTFILES).default('ignore'))
     .addOption(
       new Option('--method <method>', "how file bodies go out: 'auto' is sendfile (copy where it cannot); 'mmap' is faster to a proxy on this machine, for more CPU")
         .choices(METHODS)
         .default('auto'),
     )
     .option('--grace <ms>', 'on SIGINT/SIGTERM, how long responses in flight may take', integer('grace', 0, 3_600_000), 10_000)
-    .action((dir: string, options: ServeOptions) => serve(dir, options));
+    .addHelpText('after', HELP_AFTER)
+    // A command-line mistake is one line on stderr and exit code 2, from commander as from the action.
+    .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE))
+    .configureOutput({ outputError: (text, write) => write(`zerosend: ${text.trim().replace(/^error: /, '')} (see zerosend serve --help)\n`) })
+    .action((dir: string, flags: ServeFlags) => {
+      const config = checkedConfig(dir, flags);
+      if (config) serve(config);
+    });
 }
+
+/** The flags checked; on a command-line mistake, its one line on stderr, exit code 2, and nothing. */
+function checkedConfig(dir: string, flags: ServeFlags): ServeConfig | undefined {
+  try {
+    return resolveServeConfig(dir, flags);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`zerosend: ${error.message}`);
+    process.exitCode = USAGE_EXIT_CODE;
+    return undefined;
+  }
+}
+
+const DOTFILES = ['ignore', 'deny', 'allow'];
+
+const HELP_AFTER = `
+A folder URL ending in / without index.html answers a listing (HTML, or JSON for
+Accept: application/json). A 404.html at the root of DIR is the body of every 404.
+Bad flag values exit with code 2.
+
+Examples:
+  zerosend serve ./public                       http://127.0.0.1:8080, folders listed
+  zerosend serve dist --spa --port 3000         a built single-page app
+  zerosend serve data --cors --host 0.0.0.0     files for pages on other origins, every interface
+  zerosend serve . --tls-cert cert.pem --tls-key key.pem
+`;
 
 function integer(name: string, min: number, max: number): (value: string) => number {
   return (value) => {
@@ -59,37 +87,39 @@ function integer(name: string, min: number, max: number): (value: string) => num
   };
 }
 
-function serve(dir: string, options: ServeOptions): void {
-  const root = path.resolve(dir);
-  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${root} is not a directory`);
-  if (options.workers > 1 && cluster.isPrimary) runPrimary(root, options);
-  else runServer(root, options);
+function duration(value: string): string {
+  try {
+    parseMaxAge(value);
+  } catch {
+    throw new InvalidArgumentError("--max-age must be milliseconds or a duration such as '30s', '1h', '1d'.");
+  }
+  return value;
+}
+
+function serve(config: ServeConfig): void {
+  if (config.workers > 1 && cluster.isPrimary) runPrimary(config);
+  else runServer(config);
 }
 
 /** One serving process: the only one, or a cluster worker. */
-function runServer(root: string, options: ServeOptions): void {
-  const log = options.quiet ? undefined : new AccessLog();
+function runServer(config: ServeConfig): void {
+  const log = config.quiet ? undefined : new AccessLog();
   const started = new WeakMap<http.IncomingMessage, bigint>();
-  const handler = serveStatic(root, {
-    fallthrough: false,
-    maxAge: options.maxAge,
-    precompressed: options.precompressed === true,
-    dotfiles: options.dotfiles,
-    method: options.method,
-    onServed: log ? (req, _res, info) => log.write(req, info, started.get(req)) : undefined,
-  });
-  const server = http.createServer((req, res) => {
+  const handler = createServeHandler(config, log ? (req, _res, info) => log.write(req, info, started.get(req)) : undefined);
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (log) started.set(req, process.hrtime.bigint());
     handler(req, res);
-  });
+  };
+  // Over TLS, bodies go through Node streams: transfer()'s auto route falls back for TLS sockets.
+  const server = config.tls ? https.createServer(config.tls, listener) : http.createServer(listener);
   server.on('close', () => handler.close());
-  server.on('error', (error) => {
-    console.error(`zerosend: ${error.message}`);
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    console.error(`zerosend: ${error.message}${listenHint(error.code)}`);
     process.exit(1);
   });
-  server.listen(options.port, options.host, () => {
+  server.listen(config.port, config.host, () => {
     if (cluster.isWorker) return; // the primary announces the cluster
-    console.log(`zerosend: serving ${root} at ${urlOf(server.address() as AddressInfo)}`);
+    console.log(`zerosend: serving ${config.root} at ${urlOf(server.address() as AddressInfo, config)}`);
   });
 
   let stopping = false;
@@ -109,7 +139,7 @@ function runServer(root: string, options: ServeOptions): void {
     const force = setTimeout(() => {
       log?.flush();
       server.closeAllConnections();
-    }, options.grace);
+    }, config.grace);
     force.unref();
   };
   process.on('SIGINT', stop);
@@ -118,15 +148,15 @@ function runServer(root: string, options: ServeOptions): void {
 }
 
 /** The cluster primary: forks the workers, replaces crashed ones, stops them all on a signal. */
-function runPrimary(root: string, options: ServeOptions): void {
+function runPrimary(config: ServeConfig): void {
   let stopping = false;
   const listening = new Set<Worker>();
-  for (let i = 0; i < options.workers; i++) cluster.fork();
+  for (let i = 0; i < config.workers; i++) cluster.fork();
   cluster.on('listening', (worker, address) => {
     listening.add(worker);
     if (listening.size !== 1) return;
-    const where = urlOf({ address: address.address ?? options.host, port: address.port, family: '' });
-    console.log(`zerosend: serving ${root} at ${where} with ${options.workers} workers`);
+    const where = urlOf({ address: address.address ?? config.host, port: address.port, family: '' }, config);
+    console.log(`zerosend: serving ${config.root} at ${where} with ${config.workers} workers`);
   });
   const stop = (): void => {
     if (stopping) return;
@@ -150,37 +180,23 @@ function runPrimary(root: string, options: ServeOptions): void {
   process.on('SIGTERM', stop);
 }
 
-function urlOf(address: AddressInfo): string {
+function urlOf(address: AddressInfo, config: ServeConfig): string {
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
+  return `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
 }
 
-/**
- * One line per request: time, client, method, path, status, body bytes, milliseconds, and what
- * sent the body (sendfile, splice, mmap, copy, stream, or none). Lines are written once per
- * event-loop turn, not once per request: stdout to a pipe or file is a synchronous write.
- */
-class AccessLog {
-  private lines: string[] = [];
-  private scheduled = false;
-
-  write(req: http.IncomingMessage, info: ServedInfo, start: bigint | undefined): void {
-    const ms = start === undefined ? 0 : Number(process.hrtime.bigint() - start) / 1e6;
-    const error = info.error === undefined ? '' : ` ${info.error}`;
-    this.lines.push(
-      `${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} ${req.method} ${req.url} ` +
-        `${info.status} ${info.bytes} ${ms.toFixed(1)}ms ${info.method}${error}\n`,
-    );
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  flush(): void {
-    this.scheduled = false;
-    if (this.lines.length === 0) return;
-    process.stdout.write(this.lines.join(''));
-    this.lines = [];
+/** What to do about a failure to listen. */
+function listenHint(code: string | undefined): string {
+  switch (code) {
+    case 'EADDRINUSE':
+      return ': another program has this port; choose another with --port (0: any free port)';
+    case 'EACCES':
+      return ': ports below 1024 need privileges; choose --port 1024 or above';
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return ": --host must be an address of this machine ('127.0.0.1', '0.0.0.0', '::')";
+    default:
+      return '';
   }
 }

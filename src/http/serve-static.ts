@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 
 import type { Encoding } from './accept-encoding';
+import { DirectoryListing } from './directory-listing';
 import { endedEarly, planResponse, sendPlanned, type ServedInfo } from './file-response';
 import { findFile, findIndex, precompressedVariant, type Found } from './find-file';
 import { httpError } from './http-error';
@@ -61,12 +62,14 @@ export function serveStatic(root: string, options?: ServeStaticOptions): StaticM
 class StaticHandler {
   /** The root with one trailing separator. */
   private readonly rootPrefix: string;
+  private readonly listing: DirectoryListing | undefined;
 
   constructor(
     private readonly settings: StaticSettings,
     private readonly files: OpenFiles,
   ) {
     this.rootPrefix = settings.root.endsWith(path.sep) ? settings.root : settings.root + path.sep;
+    this.listing = settings.listing ? new DirectoryListing(settings) : undefined;
   }
 
   handle(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined): void {
@@ -90,13 +93,16 @@ class StaticHandler {
     switch (found.kind) {
       case 'miss':
         return this.miss(req, res, next, found.status, found.code, fsPath);
-      case 'directory':
+      case 'directory': {
         if (!trailingSlash) {
           if (!settings.redirect) return this.miss(req, res, next, 404);
           this.served(req, res, { status: 301, bytes: sendDirectoryRedirect(req, res), method: 'none' });
           return;
         }
-        return this.serveFound(req, res, next, findIndex(this.files, fsPath, settings.index), fsPath);
+        const index = findIndex(this.files, fsPath, settings.index);
+        if (this.listing && index.kind === 'miss' && index.status === 404) return this.list(this.listing, req, res, next, fsPath, target.segments);
+        return this.serveFound(req, res, next, index, fsPath);
+      }
       case 'file':
         if (trailingSlash) {
           this.files.release(found.file);
@@ -110,6 +116,13 @@ class StaticHandler {
     if (found.kind === 'file') return this.serveFile(req, res, next, found.file);
     if (found.kind === 'miss') return this.miss(req, res, next, found.status, found.code, found.path ?? fsPath);
     this.miss(req, res, next, 404);
+  }
+
+  /** A directory with no index file, `listing` on. */
+  private list(listing: DirectoryListing, req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, fsPath: string, segments: string[]): void {
+    const outcome = listing.send(req, res, fsPath, segments);
+    if (outcome.kind === 'refused') return this.miss(req, res, next, outcome.status, outcome.code, fsPath);
+    this.served(req, res, outcome.info);
   }
 
   private serveFile(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, original: OpenFile): void {

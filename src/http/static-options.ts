@@ -30,6 +30,12 @@ export interface ServeStaticOptions extends ResponseOptions {
   /** A directory requested without its trailing `/` gets a 301 to `path/`. Default true. */
   redirect?: boolean;
   /**
+   * A directory URL with its trailing `/` and no index file answers a listing of the directory:
+   * an HTML page, or JSON for `Accept: application/json` (see `directory-listing.ts`). Default
+   * false, as in serve-static; `zerosend serve` turns it on.
+   */
+  listing?: boolean;
+  /**
    * Default true: a miss (404, 403, 400) calls `next()`, and other methods than GET/HEAD too.
    * False: they go to `next(err)` as http-errors (`status`, `statusCode`, `expose`; names such as
    * `NotFoundError`), for the app's error handler; without `next`, the middleware answers them.
@@ -61,6 +67,7 @@ export interface StaticSettings extends ResponseSettings {
   /** Without their leading dot: `path + '.' + extension`. */
   extensions: string[];
   redirect: boolean;
+  listing: boolean;
   fallthrough: boolean;
   precompressed: boolean;
   followSymlinks: boolean;
@@ -85,6 +92,7 @@ export function resolveSettings(root: unknown, options: ServeStaticOptions | und
     index: stringList(o, 'index', ['index.html']),
     extensions: stringList(o, 'extensions', []).map((extension) => extension.replace(/^\./, '')),
     redirect: booleanOption(o, 'redirect') ?? true,
+    listing: booleanOption(o, 'listing') ?? false,
     fallthrough: booleanOption(o, 'fallthrough') ?? true,
     precompressed: booleanOption(o, 'precompressed') ?? false,
     followSymlinks: booleanOption(o, 'followSymlinks') ?? false,
