@@ -408,6 +408,29 @@ if (appNative) {
   }
 }
 
+// The framework doors, as subpath exports: loadable without Fastify or Koa installed (they are
+// optional peers, and only their types are imported), one instance whether required or imported.
+for (const [label, app] of [['with the platform package', appNative], ['without it', appFallback]]) {
+  if (!app) continue;
+  await check(`${label}: zerosend/fastify and zerosend/koa, by require and import, neither framework installed`, () => {
+    const script =
+      "const { createRequire } = require('node:module');\n" +
+      "const req = createRequire(process.cwd() + '/');\n" +
+      "(async () => {\n" +
+      "  const plugin = req('zerosend/fastify');\n" +
+      "  const koa = req('zerosend/koa');\n" +
+      "  const esmPlugin = (await import('zerosend/fastify')).default;\n" +
+      "  const esmKoa = await import('zerosend/koa');\n" +
+      "  if (typeof plugin !== 'function' || plugin !== esmPlugin || plugin.default !== plugin) throw new Error('zerosend/fastify: not one plugin function');\n" +
+      "  if (plugin[Symbol.for('skip-override')] !== true) throw new Error('zerosend/fastify: not marked skip-override');\n" +
+      "  if (typeof koa.serve !== 'function' || koa.serve !== esmKoa.serve || koa.send !== esmKoa.send) throw new Error('zerosend/koa: serve/send differ');\n" +
+      "  for (const name of ['fastify', 'koa']) { try { req.resolve(name); throw new Error(name + ' is installed: the check proves nothing'); } catch (e) { if (e.code !== 'MODULE_NOT_FOUND') throw e; } }\n" +
+      "})().catch((e) => { console.error(e.stack || e); process.exit(1); });\n";
+    writeFileSync(join(app, 'doors.cjs'), script);
+    run('node', ['doors.cjs'], { cwd: app, env });
+  });
+}
+
 // The CLI, as a user runs it.
 for (const [label, app] of [['with the platform package', appNative], ['without it', appFallback]]) {
   if (!app) continue;
