@@ -23,6 +23,8 @@
 //   node bench/proxy.mjs                                  # 2 GiB, 5 samples, every relay
 //   node bench/proxy.mjs --bytes=4G --samples=7 --runners=raw,proxy,pipe --no-pin --json=out.json
 //   node bench/proxy.mjs --cc=cubic
+//   node bench/proxy.mjs --perf-stat   # also counts, per GiB, the relay's context switches and
+//                                      # system calls (perf stat -p on its tracepoints; slows it)
 //
 // Needs `npm run build` (dist/ and the native binding) and cargo for the examples.
 import { execFileSync, spawn } from 'node:child_process';
@@ -38,6 +40,17 @@ import { parseFlags, parseSize } from './flags.mjs';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const flags = parseFlags();
 const GiB = 2 ** 30;
+
+/** What --perf-stat counts, in this order (a filter applies to the event before it). */
+const COUNTED = [
+  { label: 'context switches', event: ['-e', 'context-switches'] },
+  { label: 'system calls', event: ['-e', 'raw_syscalls:sys_enter'] },
+  { label: 'splice', event: ['-e', 'syscalls:sys_enter_splice'] },
+  { label: 'splice EAGAIN', event: ['-e', 'syscalls:sys_exit_splice', '--filter', 'ret == -11'] },
+  { label: 'epoll_wait', event: ['-e', 'syscalls:sys_enter_epoll_wait'] },
+  { label: 'epoll_pwait', event: ['-e', 'syscalls:sys_enter_epoll_pwait'] },
+  { label: 'epoll_ctl', event: ['-e', 'syscalls:sys_enter_epoll_ctl'] },
+];
 
 applyCongestionFlag(flags);
 if (flags.serve) await serve(flags.serve, Number(flags.to), flags.dist);
@@ -76,6 +89,7 @@ async function main() {
   const runners = (flags.runners ?? 'raw,core,proxy,pipe,direct').split(',');
   const pin = flags['no-pin'] !== 'true' && canPin();
   const examples = buildExamples();
+  const countEvents = flags['perf-stat'] === 'true' ? perfStat : undefined;
   const onCpu = (cpu, argv) => (pin ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
 
   const children = [];
@@ -116,16 +130,19 @@ async function main() {
     for (let round = 0; round < samples; round++) {
       for (const name of runners) {
         const { pid, port } = relays[name];
+        const counting = countEvents && pid ? await countEvents(pid) : undefined;
         const cpuBefore = pid ? processCpuSeconds(pid) : 0;
         const { seconds } = client(port);
         const cpu = pid ? processCpuSeconds(pid) - cpuBefore : NaN;
-        results[name].push({ seconds, throughput: bytes / seconds, cpuPerGiB: cpu / (bytes / GiB) });
+        const counts = counting ? perGiB(await counting.stop(), bytes) : undefined;
+        results[name].push({ seconds, throughput: bytes / seconds, cpuPerGiB: cpu / (bytes / GiB), counts });
         process.stderr.write(`  ${name.padEnd(8)} round ${round + 1}: ${(bytes / seconds / 1e9).toFixed(2)} GB/s, ${(cpu / (bytes / GiB)).toFixed(3)} CPU-s/GiB\n`);
       }
     }
 
     if (flags.json) fs.writeFileSync(flags.json, JSON.stringify({ bytes, samples, pin, cc: congestionControl(), results }, null, 2));
     printTable(results, { bytes, samples, pin });
+    if (countEvents) printCounts(results);
   } finally {
     for (const child of children) child.kill();
   }
@@ -167,7 +184,46 @@ function printTable(results, { bytes, samples, pin }) {
   }
 }
 
+/** Medians of the per-GiB event counts (--perf-stat). */
+function printCounts(results) {
+  console.log('\nPer GiB relayed, medians (perf stat -p on the relay process):\n');
+  console.log(`| relay | ${COUNTED.map((c) => c.label).join(' | ')} |`);
+  console.log(`|---|${COUNTED.map(() => '---:').join('|')}|`);
+  for (const [name, rows] of Object.entries(results)) {
+    if (!rows.some((r) => r.counts)) continue;
+    const cells = COUNTED.map((c) => median(rows.map((r) => r.counts?.[c.label])).toFixed(0));
+    console.log(`| ${name} | ${cells.join(' | ')} |`);
+  }
+}
+
 // ------------------------------------------------------------------------------------ helpers
+
+/** Starts `perf stat` on every thread of `pid`; `stop()` resolves with the counts by label. */
+async function perfStat(pid) {
+  const out = path.join(os.tmpdir(), `zerosend-proxy-perf-${process.pid}.csv`);
+  const perf = spawn('perf', ['stat', '-x', ',', '-o', out, ...COUNTED.flatMap((c) => c.event), '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise((resolve) => perf.once('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // attached by then
+  return {
+    async stop() {
+      perf.kill('SIGINT');
+      await exited;
+      const lines = fs
+        .readFileSync(out, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'));
+      fs.rmSync(out, { force: true });
+      return Object.fromEntries(COUNTED.map((c, i) => [c.label, Number(lines[i]?.split(',')[0])]));
+    },
+  };
+}
+
+function perGiB(counts, bytes) {
+  return Object.fromEntries(Object.entries(counts).map(([label, n]) => [label, n / (bytes / GiB)]));
+}
+
 
 function buildExamples() {
   execFileSync('cargo', ['build', '--release', '--quiet', '-p', 'zerosend-core', '--example', 'splice_relay', '--example', 'relay_load'], {
