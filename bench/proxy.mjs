@@ -9,6 +9,11 @@
 //   pipe   Node's a.pipe(b); b.pipe(a) — the incumbent (allowHalfOpen, so the half-close works)
 //   direct no relay at all: the client and sink alone, for context
 //
+// Another build side by side: `proxy@DIST` runs proxy() of that build's dist/ (with its native/
+// beside it, e.g. a copy of both made before a change), `core@BIN` another splice_relay binary:
+//   node bench/proxy.mjs --runners=raw,core@/tmp/before/splice_relay,core,proxy@/tmp/before/dist,proxy
+// `--cc=NAME` sets every TCP socket's congestion control (bench/congestion.mjs).
+//
 // The client and sink (crates/zerosend-core/examples/relay_load.rs) are cheap on purpose: the
 // sink splices into /dev/null. With 2+ CPUs and taskset, client and sink share CPU 0 and the
 // relay has CPU 1. Samples of all relays are interleaved round by round; the table shows medians
@@ -17,6 +22,9 @@
 //
 //   node bench/proxy.mjs                                  # 2 GiB, 5 samples, every relay
 //   node bench/proxy.mjs --bytes=4G --samples=7 --runners=raw,proxy,pipe --no-pin --json=out.json
+//   node bench/proxy.mjs --cc=cubic
+//   node bench/proxy.mjs --perf-stat   # also counts, per GiB, the relay's context switches and
+//                                      # system calls (perf stat -p on its tracepoints; slows it)
 //
 // Needs `npm run build` (dist/ and the native binding) and cargo for the examples.
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,20 +34,34 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { applyCongestionFlag, congestionControl } from './congestion.mjs';
 import { parseFlags, parseSize } from './flags.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const flags = parseFlags();
 const GiB = 2 ** 30;
 
-if (flags.serve) await serve(flags.serve, Number(flags.to));
+/** What --perf-stat counts, in this order (a filter applies to the event before it). */
+const COUNTED = [
+  { label: 'context switches', event: ['-e', 'context-switches'] },
+  { label: 'system calls', event: ['-e', 'raw_syscalls:sys_enter'] },
+  { label: 'splice', event: ['-e', 'syscalls:sys_enter_splice'] },
+  { label: 'splice EAGAIN', event: ['-e', 'syscalls:sys_exit_splice', '--filter', 'ret == -11'] },
+  { label: 'epoll_wait', event: ['-e', 'syscalls:sys_enter_epoll_wait'] },
+  { label: 'epoll_pwait', event: ['-e', 'syscalls:sys_enter_epoll_pwait'] },
+  { label: 'epoll_ctl', event: ['-e', 'syscalls:sys_enter_epoll_ctl'] },
+];
+
+applyCongestionFlag(flags);
+if (flags.serve) await serve(flags.serve, Number(flags.to), flags.dist);
 else await main();
 
 // ------------------------------------------------------------------------------ relay in Node
 
-/** The child role: a relay in Node, pinned by the parent, printing {"port":N}. */
-async function serve(kind, upstreamPort) {
-  const { proxy } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'index.js')).href);
+/** The child role: a relay in Node, pinned by the parent, printing {"port":N}. `dist`: another
+ * build's dist/ directory (its native/ beside it) instead of this checkout's. */
+async function serve(kind, upstreamPort, dist = path.join(repoRoot, 'dist')) {
+  const { proxy } = await import(pathToFileURL(path.join(path.resolve(dist), 'index.js')).href);
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: kind === 'proxy' }, (a) => {
     const b = net.connect({ port: upstreamPort, host: '127.0.0.1', allowHalfOpen: true });
     if (kind === 'proxy') {
@@ -67,6 +89,7 @@ async function main() {
   const runners = (flags.runners ?? 'raw,core,proxy,pipe,direct').split(',');
   const pin = flags['no-pin'] !== 'true' && canPin();
   const examples = buildExamples();
+  const countEvents = flags['perf-stat'] === 'true' ? perfStat : undefined;
   const onCpu = (cpu, argv) => (pin ? ['taskset', ['-c', String(cpu), ...argv]] : [argv[0], argv.slice(1)]);
 
   const children = [];
@@ -84,10 +107,14 @@ async function main() {
     const relays = {};
     for (const name of runners) {
       const to = String(sink.port);
-      if (name === 'raw' || name === 'core') {
-        relays[name] = await start(1, [examples.relay, '--mode', name === 'raw' ? 'threads' : 'core', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${to}`]);
-      } else if (name === 'proxy' || name === 'pipe') {
-        relays[name] = await start(1, [process.execPath, fileURLToPath(import.meta.url), `--serve=${name}`, `--to=${to}`]);
+      // `KIND@OTHER`: the same relay from another build (see the header).
+      const [kind, other] = name.split('@');
+      if (kind === 'raw' || kind === 'core') {
+        const binary = other ? path.resolve(other) : examples.relay;
+        relays[name] = await start(1, [binary, '--mode', kind === 'raw' ? 'threads' : 'core', '--listen', '127.0.0.1:0', '--to', `127.0.0.1:${to}`]);
+      } else if (kind === 'proxy' || kind === 'pipe') {
+        const dist = other ? [`--dist=${path.resolve(other)}`] : [];
+        relays[name] = await start(1, [process.execPath, fileURLToPath(import.meta.url), `--serve=${kind}`, `--to=${to}`, ...dist]);
       } else if (name === 'direct') {
         relays[name] = { pid: undefined, port: sink.port };
       } else throw new Error(`unknown runner ${name}`);
@@ -103,16 +130,19 @@ async function main() {
     for (let round = 0; round < samples; round++) {
       for (const name of runners) {
         const { pid, port } = relays[name];
+        const counting = countEvents && pid ? await countEvents(pid) : undefined;
         const cpuBefore = pid ? processCpuSeconds(pid) : 0;
         const { seconds } = client(port);
         const cpu = pid ? processCpuSeconds(pid) - cpuBefore : NaN;
-        results[name].push({ seconds, throughput: bytes / seconds, cpuPerGiB: cpu / (bytes / GiB) });
-        process.stderr.write(`  ${name.padEnd(6)} round ${round + 1}: ${(bytes / seconds / 1e9).toFixed(2)} GB/s, ${(cpu / (bytes / GiB)).toFixed(3)} CPU-s/GiB\n`);
+        const counts = counting ? perGiB(await counting.stop(), bytes) : undefined;
+        results[name].push({ seconds, throughput: bytes / seconds, cpuPerGiB: cpu / (bytes / GiB), counts });
+        process.stderr.write(`  ${name.padEnd(8)} round ${round + 1}: ${(bytes / seconds / 1e9).toFixed(2)} GB/s, ${(cpu / (bytes / GiB)).toFixed(3)} CPU-s/GiB\n`);
       }
     }
 
-    if (flags.json) fs.writeFileSync(flags.json, JSON.stringify({ bytes, samples, pin, results }, null, 2));
+    if (flags.json) fs.writeFileSync(flags.json, JSON.stringify({ bytes, samples, pin, cc: congestionControl(), results }, null, 2));
     printTable(results, { bytes, samples, pin });
+    if (countEvents) printCounts(results);
   } finally {
     for (const child of children) child.kill();
   }
@@ -127,30 +157,73 @@ function printTable(results, { bytes, samples, pin }) {
   );
   const raw = medians.raw;
   const pipe = medians.pipe;
-  const label = {
+  const labels = {
     raw: 'raw Rust splice relay (the limit)',
     core: 'zerosend-core Proxy on tokio, no Node',
     proxy: 'zerosend proxy() in Node',
     pipe: 'Node a.pipe(b); b.pipe(a)',
     direct: 'no relay (client → sink)',
   };
+  const label = (name) => {
+    const [kind, other] = name.split('@');
+    return other ? `${labels[kind]}, build ${other}` : labels[kind];
+  };
   const ratio = (value, base) => (base && Number.isFinite(value) && Number.isFinite(base.throughput ?? base) ? value : NaN);
   const fmt = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
   console.log(
     `\n${formatBytes(bytes)} per sample, median of ${samples}, loopback TCP, ${os.cpus().length} CPUs` +
-      `${pin ? ' (client + sink on CPU 0, relay on CPU 1)' : ' (not pinned)'}, Linux ${os.release()}, Node ${process.version}\n`,
+      `${pin ? ' (client + sink on CPU 0, relay on CPU 1)' : ' (not pinned)'}, TCP ${congestionControl()}, Linux ${os.release()}, Node ${process.version}\n`,
   );
   console.log('| relay | throughput | × raw | relay CPU-s / GiB | × raw | × pipe |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const [name, m] of Object.entries(medians)) {
     console.log(
-      `| ${label[name]} | ${fmt(m.throughput / 1e9)} GB/s | ${raw ? fmt(ratio(m.throughput / raw.throughput, raw)) : '—'} ` +
+      `| ${label(name)} | ${fmt(m.throughput / 1e9)} GB/s | ${raw ? fmt(ratio(m.throughput / raw.throughput, raw)) : '—'} ` +
         `| ${fmt(m.cpu, 3)} | ${raw ? fmt(m.cpu / raw.cpu) : '—'} | ${pipe ? fmt(m.cpu / pipe.cpu) : '—'} |`,
     );
   }
 }
 
+/** Medians of the per-GiB event counts (--perf-stat). */
+function printCounts(results) {
+  console.log('\nPer GiB relayed, medians (perf stat -p on the relay process):\n');
+  console.log(`| relay | ${COUNTED.map((c) => c.label).join(' | ')} |`);
+  console.log(`|---|${COUNTED.map(() => '---:').join('|')}|`);
+  for (const [name, rows] of Object.entries(results)) {
+    if (!rows.some((r) => r.counts)) continue;
+    const cells = COUNTED.map((c) => median(rows.map((r) => r.counts?.[c.label])).toFixed(0));
+    console.log(`| ${name} | ${cells.join(' | ')} |`);
+  }
+}
+
 // ------------------------------------------------------------------------------------ helpers
+
+/** Starts `perf stat` on every thread of `pid`; `stop()` resolves with the counts by label. */
+async function perfStat(pid) {
+  const out = path.join(os.tmpdir(), `zerosend-proxy-perf-${process.pid}.csv`);
+  const perf = spawn('perf', ['stat', '-x', ',', '-o', out, ...COUNTED.flatMap((c) => c.event), '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise((resolve) => perf.once('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // attached by then
+  return {
+    async stop() {
+      perf.kill('SIGINT');
+      await exited;
+      const lines = fs
+        .readFileSync(out, 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'));
+      fs.rmSync(out, { force: true });
+      return Object.fromEntries(COUNTED.map((c, i) => [c.label, Number(lines[i]?.split(',')[0])]));
+    },
+  };
+}
+
+function perGiB(counts, bytes) {
+  return Object.fromEntries(Object.entries(counts).map(([label, n]) => [label, n / (bytes / GiB)]));
+}
+
 
 function buildExamples() {
   execFileSync('cargo', ['build', '--release', '--quiet', '-p', 'zerosend-core', '--example', 'splice_relay', '--example', 'relay_load'], {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
-use zerosend_core::{Proxy, ProxyRequest, Relay, RelayRequest};
+use zerosend_core::{Failure, Proxy, ProxyRequest, Relay, RelayRequest};
 
 const MIB: usize = 1024 * 1024;
 
@@ -261,4 +261,106 @@ async fn a_relay_to_a_regular_file_is_refused() {
     .err()
     .unwrap();
     assert_eq!(closed.code(), "EBADF");
+}
+
+/// A relay whose destination is full waits for that destination alone: epoll watches it for
+/// writability only, and the source, where bytes keep arriving that the relay cannot take (its
+/// pipe is full), not at all, so those bytes wake nobody. A relay that kept both ends registered
+/// for both directions had its thread woken by every segment reaching the source (README,
+/// *Proxy*). Read from the kernel's own account of every epoll instance in this process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_parked_on_a_full_destination_watches_only_the_destination() {
+    let (src, src_peer) = tcp_pair();
+    let (dst, dst_peer) = tcp_pair();
+    let (src_inode, dst_inode) = (inode(&src), inode(&dst));
+    let relay = Relay::open(RelayRequest {
+        src_fd: src.as_raw_fd(),
+        dst_fd: dst.as_raw_fd(),
+        prefix: Vec::new(),
+        end: true,
+    })
+    .unwrap();
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(relay.run(cancel.clone(), |_| {}));
+    // Writes until the relay is gone; nobody reads dst_peer, so the relay fills the destination,
+    // then its pipe, and parks for good while the source keeps receiving.
+    let writer = thread::spawn(move || {
+        let chunk = vec![5u8; 64 * 1024];
+        let mut src_peer = src_peer;
+        while src_peer.write_all(&chunk).is_ok() {}
+    });
+
+    let parked = wait_for(|| {
+        let watches = epoll_watches();
+        let on_dst = watches.iter().find(|w| w.inode == dst_inode)?;
+        Some((on_dst.events, watches))
+    });
+    let (dst_events, watches) = parked;
+    assert_ne!(dst_events & libc::EPOLLOUT as u32, 0, "{dst_events:#x}");
+    assert_eq!(dst_events & libc::EPOLLIN as u32, 0, "{dst_events:#x}");
+    // Bytes piled up at the source meanwhile (the writer never stops): still not watched.
+    let src_watched: Vec<_> = watches.iter().filter(|w| w.inode == src_inode).collect();
+    assert!(
+        src_watched.is_empty(),
+        "the source is watched: {src_watched:?}"
+    );
+
+    cancel.cancel();
+    assert_eq!(running.await.unwrap().result, Err(Failure::Cancelled));
+    // Closing both ends lets the writer fail out of its loop.
+    drop((src, dst, dst_peer));
+    writer.join().unwrap();
+}
+
+/// One registration in an epoll instance: the watched file's inode and the events asked for.
+#[derive(Debug)]
+struct Watch {
+    inode: u64,
+    events: u32,
+}
+
+/// Every registration in every epoll instance of this process, from `/proc/self/fdinfo`
+/// (`tfd: N events: HEX data: HEX pos:N ino:HEX sdev:HEX` per watched descriptor).
+fn epoll_watches() -> Vec<Watch> {
+    let mut watches = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let is_epoll = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy() == "anon_inode:[eventpoll]");
+        let name = entry.file_name();
+        let info = format!("/proc/self/fdinfo/{}", name.to_string_lossy());
+        // The descriptor may have closed since the listing: skip it.
+        let Some(info) = is_epoll
+            .then(|| std::fs::read_to_string(info).ok())
+            .flatten()
+        else {
+            continue;
+        };
+        for line in info.lines().filter(|l| l.starts_with("tfd:")) {
+            let field = |name: &str| {
+                let at = line.find(name).unwrap() + name.len();
+                let value = line[at..].split_whitespace().next().unwrap();
+                u64::from_str_radix(value, 16).unwrap()
+            };
+            watches.push(Watch {
+                inode: field("ino:"),
+                events: field("events:") as u32,
+            });
+        }
+    }
+    watches
+}
+
+fn inode(socket: &TcpStream) -> u64 {
+    nix::sys::stat::fstat(socket).unwrap().st_ino
+}
+
+/// Polls `check` until it answers (a state the relay reaches and keeps), failing after 30 s.
+fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..3000 {
+        if let Some(found) = check() {
+            return found;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the relay never reached the awaited state");
 }

@@ -1,10 +1,11 @@
 //! One direction of a socket relay: source socket → pipe → destination socket with splice(2), so
 //! the bytes never enter user space.
 //!
-//! The loop: while the pipe holds bytes, splice them into the destination (on `EAGAIN`, park
-//! until it is writable); once it is empty, splice the next bytes out of the source (on
-//! `EAGAIN`, park until it is readable). A 0 from the source is its end: pass it on with
-//! `shutdown(SHUT_WR)` if asked to. Every wait is on epoll; nothing spins.
+//! A flow is a plain state machine, driven by its connection ([`super::connection`]): a turn
+//! moves bytes until one side is not ready and says which; the connection parks until that side
+//! is, then gives the flow its next turn. Within a turn: while the pipe holds bytes, splice them
+//! into the destination; once it is empty, splice the next bytes out of the source. A 0 from the
+//! source is its end: pass it on with `shutdown(SHUT_WR)` if asked to.
 //!
 //! The pipe is held only while it carries bytes: before parking on an idle source it goes back
 //! to the pool, so thousands of idle connections hold no pipes (no descriptors, no pipe
@@ -15,8 +16,27 @@ use nix::fcntl::{splice, SpliceFFlags};
 
 use super::end::RelayEnd;
 use crate::error::Failure;
-use crate::limits::STEP_BYTES;
 use crate::pipe_pool::{self, Pipe};
+
+/// Which of its two sides a flow waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Its source has nothing to give.
+    Source,
+    /// Its destination takes nothing more for now.
+    Destination,
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// A side is not ready: the next turn is for when it is.
+    Parked(Side),
+    /// The source ended, and the end was passed on if asked: the flow is done.
+    Ended,
+    /// The turn's budget moved with both sides still ready.
+    Spent,
+}
 
 pub struct Flow {
     /// Bytes JS had already read from the source before the relay took over: they go first.
@@ -48,68 +68,57 @@ impl Flow {
         self.bytes
     }
 
-    /// Moves bytes until the source ends (then half-closes `dst` if asked to) or a call fails.
-    /// `on_progress` hears the byte count at most once per `STEP_BYTES`. Cancel by dropping the
-    /// future: the count stays right, and a pipe left holding bytes is closed, not pooled.
-    pub async fn run(
-        &mut self,
-        src: &RelayEnd,
-        dst: &RelayEnd,
-        on_progress: &mut (impl FnMut(u64) + Send),
-    ) -> Result<(), Failure> {
-        self.send_prefix(dst).await?;
-        let mut reported = self.bytes;
-        let mut since_yield = 0u64;
-        loop {
+    /// Moves bytes from `src` to `dst` until a side is not ready, the source ends (then `dst` is
+    /// half-closed if asked), or at least `budget` bytes have moved. Each call makes a fresh
+    /// attempt on both sides: it never trusts an earlier readiness.
+    pub fn turn(&mut self, src: &RelayEnd, dst: &RelayEnd, budget: u64) -> Result<Turn, Failure> {
+        if !self.send_prefix(dst)? {
+            return Ok(Turn::Parked(Side::Destination));
+        }
+        let start = self.bytes;
+        while self.bytes - start < budget {
             if self.buffered == 0 {
                 match self.fill(src)? {
                     Fill::Bytes => {}
-                    Fill::End => break,
+                    Fill::End => {
+                        self.release_pipe();
+                        if self.end {
+                            dst.shutdown_write()?;
+                        }
+                        return Ok(Turn::Ended);
+                    }
                     Fill::WouldBlock => {
                         self.release_pipe();
-                        src.readable().await?;
-                        continue;
+                        return Ok(Turn::Parked(Side::Source));
                     }
                 }
             }
-            match self.drain(dst)? {
-                Some(n) => since_yield += n as u64,
-                None => {
-                    dst.writable().await?;
-                    continue;
-                }
-            }
-            if self.bytes - reported >= STEP_BYTES {
-                reported = self.bytes;
-                on_progress(reported);
-            }
-            if since_yield >= STEP_BYTES {
-                // Fairness: a fast connection must not keep other relays on this thread waiting.
-                since_yield = 0;
-                tokio::task::yield_now().await;
+            if !self.drain(dst)? {
+                return Ok(Turn::Parked(Side::Destination));
             }
         }
-        self.release_pipe();
-        if self.end {
-            dst.shutdown_write()?;
-        }
-        Ok(())
+        Ok(Turn::Spent)
     }
 
-    async fn send_prefix(&mut self, dst: &RelayEnd) -> Result<(), Failure> {
+    /// Writes what is left of the prefix; `false` if the destination is full.
+    fn send_prefix(&mut self, dst: &RelayEnd) -> Result<bool, Failure> {
         while self.prefix_sent < self.prefix.len() {
             match dst.write(&self.prefix[self.prefix_sent..]) {
                 Ok(n) => {
                     self.prefix_sent += n;
                     self.bytes += n as u64;
                 }
+                // A signal arrived before anything was written: write again.
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => dst.writable().await?,
+                Err(Errno::EAGAIN) => return Ok(false),
                 Err(errno) => return Err(Failure::os(errno, "write")),
             }
         }
-        self.prefix = Vec::new();
-        Ok(())
+        if !self.prefix.is_empty() {
+            self.prefix = Vec::new();
+            self.prefix_sent = 0;
+        }
+        Ok(true)
     }
 
     /// One splice from the source into the (empty) pipe.
@@ -119,7 +128,6 @@ impl Flow {
             none => none.insert(pipe_pool::take().map_err(|e| Failure::os(e, "pipe"))?),
         };
         loop {
-            // The pipe is empty, so an EAGAIN can only mean the source has nothing to give.
             match splice(
                 src.fd(),
                 None,
@@ -133,17 +141,20 @@ impl Flow {
                     self.buffered = n;
                     return Ok(Fill::Bytes);
                 }
+                // A signal arrived before any byte moved: splice again.
                 Err(Errno::EINTR) => {}
+                // The pipe is empty, so an EAGAIN can only mean the source has nothing to give.
                 Err(Errno::EAGAIN) => return Ok(Fill::WouldBlock),
                 Err(errno) => return Err(Failure::os(errno, "splice")),
             }
         }
     }
 
-    /// One splice from the pipe into the destination; `None` if the destination is full.
-    fn drain(&mut self, dst: &RelayEnd) -> Result<Option<usize>, Failure> {
+    /// Splices from the pipe into the destination until the pipe is empty (`true`) or the
+    /// destination says `EAGAIN` (`false`).
+    fn drain(&mut self, dst: &RelayEnd) -> Result<bool, Failure> {
         let Some(pipe) = &self.pipe else {
-            return Ok(Some(0));
+            return Ok(true);
         };
         loop {
             // SIGPIPE: splice to a dead socket raises it (the kernel sets no MSG_NOSIGNAL here).
@@ -159,10 +170,13 @@ impl Flow {
                 Ok(n) => {
                     self.buffered -= n;
                     self.bytes += n as u64;
-                    return Ok(Some(n));
+                    if self.buffered == 0 {
+                        return Ok(true);
+                    }
                 }
+                // A signal arrived before any byte moved: splice again.
                 Err(Errno::EINTR) => {}
-                Err(Errno::EAGAIN) => return Ok(None),
+                Err(Errno::EAGAIN) => return Ok(false),
                 Err(errno) => return Err(Failure::os(errno, "splice")),
             }
         }

@@ -5,7 +5,8 @@ use std::os::fd::RawFd;
 
 use tokio_util::sync::CancellationToken;
 
-use super::end::OpenEnd;
+use super::connection::{self, Route};
+use super::end::RelayEnd;
 use super::flow::Flow;
 use crate::driver::Outcome;
 use crate::error::Failure;
@@ -26,9 +27,9 @@ pub struct RelayRequest {
 
 /// A relay whose descriptors are dup'ed and made non-blocking, ready to run.
 pub struct Relay {
-    src: OpenEnd,
-    dst: OpenEnd,
-    flow: Flow,
+    /// The source (0) and the destination (1).
+    ends: [RelayEnd; 2],
+    route: Route,
 }
 
 impl Relay {
@@ -36,9 +37,11 @@ impl Relay {
     /// number closed and reused meanwhile would point the relay at someone else's file.
     pub fn open(request: RelayRequest) -> Result<Self, Failure> {
         Ok(Relay {
-            src: OpenEnd::open(request.src_fd)?,
-            dst: OpenEnd::open(request.dst_fd)?,
-            flow: Flow::new(request.prefix, request.end),
+            ends: [
+                RelayEnd::open(request.src_fd)?,
+                RelayEnd::open(request.dst_fd)?,
+            ],
+            route: Route::new(Flow::new(request.prefix, request.end), 0, 1),
         })
     }
 
@@ -50,20 +53,16 @@ impl Relay {
         cancel: CancellationToken,
         mut on_progress: impl FnMut(u64) + Send,
     ) -> Outcome {
-        let Relay { src, dst, mut flow } = self;
-        let result = async {
-            let src = src.register()?;
-            let dst = dst.register()?;
-            tokio::select! {
-                // Checked first, so a cancelled relay makes no further system call.
-                biased;
-                () = cancel.cancelled() => Err(Failure::Cancelled),
-                result = flow.run(&src, &dst, &mut on_progress) => result,
-            }
-        }
-        .await;
+        let Relay { ends, route } = self;
+        let mut routes = [route];
+        let result = tokio::select! {
+            // Checked first, so a cancelled relay makes no further system call.
+            biased;
+            () = cancel.cancelled() => Err(Failure::Cancelled),
+            result = connection::run(&ends, &mut routes, &mut on_progress) => result,
+        };
         Outcome {
-            bytes: flow.bytes(),
+            bytes: routes[0].flow.bytes(),
             method: Method::Splice,
             result,
         }

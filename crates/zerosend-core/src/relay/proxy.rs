@@ -6,7 +6,8 @@ use std::os::fd::RawFd;
 
 use tokio_util::sync::CancellationToken;
 
-use super::end::OpenEnd;
+use super::connection::{self, Route};
+use super::end::RelayEnd;
 use super::flow::Flow;
 use crate::error::Failure;
 
@@ -36,55 +37,38 @@ pub struct ProxyOutcome {
 
 /// A proxied connection whose descriptors are dup'ed and made non-blocking, ready to run.
 pub struct Proxy {
-    a: OpenEnd,
-    b: OpenEnd,
-    a_to_b: Flow,
-    b_to_a: Flow,
+    /// `a` (0) and `b` (1).
+    ends: [RelayEnd; 2],
+    /// `a → b`, then `b → a`.
+    routes: [Route; 2],
 }
 
 impl Proxy {
     /// Dups both descriptors, on the caller's thread (see [`crate::Relay::open`]).
     pub fn open(request: ProxyRequest) -> Result<Self, Failure> {
         Ok(Proxy {
-            a: OpenEnd::open(request.a_fd)?,
-            b: OpenEnd::open(request.b_fd)?,
-            a_to_b: Flow::new(request.a_to_b_prefix, true),
-            b_to_a: Flow::new(request.b_to_a_prefix, true),
+            ends: [RelayEnd::open(request.a_fd)?, RelayEnd::open(request.b_fd)?],
+            routes: [
+                Route::new(Flow::new(request.a_to_b_prefix, true), 0, 1),
+                Route::new(Flow::new(request.b_to_a_prefix, true), 1, 0),
+            ],
         })
     }
 
     /// Relays both ways until both sides have ended, either direction fails, or `cancel` fires.
     /// Must run on a tokio runtime with IO enabled. Our dups are closed before this returns.
     pub async fn run(self, cancel: CancellationToken) -> ProxyOutcome {
-        let Proxy {
-            a,
-            b,
-            mut a_to_b,
-            mut b_to_a,
-        } = self;
-        let result = async {
-            // One registration per socket, shared by the direction reading it and the one
-            // writing it: tokio keeps separate wakers for readable and writable.
-            let a = a.register()?;
-            let b = b.register()?;
-            let (mut quiet_a, mut quiet_b) = (|_| {}, |_| {});
-            // try_join: the first failure drops the other direction at once.
-            let both = async {
-                tokio::try_join!(
-                    a_to_b.run(&a, &b, &mut quiet_a),
-                    b_to_a.run(&b, &a, &mut quiet_b),
-                )
-            };
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => Err(Failure::Cancelled),
-                result = both => result.map(|_| ()),
-            }
-        }
-        .await;
+        let Proxy { ends, mut routes } = self;
+        let mut quiet = |_| {};
+        // Both directions in one task: the first failure stops the other at once.
+        let result = tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(Failure::Cancelled),
+            result = connection::run(&ends, &mut routes, &mut quiet) => result,
+        };
         ProxyOutcome {
-            a_to_b: a_to_b.bytes(),
-            b_to_a: b_to_a.bytes(),
+            a_to_b: routes[0].flow.bytes(),
+            b_to_a: routes[1].flow.bytes(),
             result,
         }
     }
