@@ -1,7 +1,8 @@
 /**
  * The one response engine behind every HTTP door (serveStatic, sendFile, the Fastify and Koa
  * adapters): given an open file, it sets the representation headers, evaluates the conditional
- * and range headers, and sends the body zero-copy — the same way for all of them. How a path
+ * and range headers, and sends the body — zero-copy, or, for a small file, from the open-file
+ * cache's copy in one write with the headers — the same way for all of them. How a path
  * becomes a file, and what a miss does, is each door's business; this file never looks up a path.
  *
  * Two steps, so a door can act on a refusal before anything is written: `planResponse` sets

@@ -252,24 +252,25 @@ function classify(error: unknown): Lookup {
   throw error;
 }
 
-/** The caches `sharedOpenFiles` hands out, one per root and symlink rule, oldest first. */
-const shared = new Map<string, OpenFiles>();
+/** The caches `sharedOpenFiles` hands out, by symlink rule then root, oldest first. */
+const shared = { confined: new Map<string, OpenFiles>(), any: new Map<string, OpenFiles>() };
 const SHARED_ROOTS = 64;
 
 /**
  * A process-wide open-file cache for `root`, for the doors that answer one request with one file
  * (`sendFile`, `reply.sendFile`, Koa's `send`): a file an app sends again and again is opened once.
- * A root beyond the 64 most recent closes the oldest cache (its files in use close on release).
+ * A root beyond the 64 most recent of its kind closes the oldest cache (its files in use close on
+ * release).
  */
 export function sharedOpenFiles(root: string, confine: boolean): OpenFiles {
-  const key = `${confine ? 'confined' : 'any'}:${root}`;
-  let files = shared.get(key);
+  const caches = confine ? shared.confined : shared.any;
+  let files = caches.get(root);
   if (files === undefined) {
     files = new OpenFiles(root, 256, 30_000, confine);
-    shared.set(key, files);
-    if (shared.size > SHARED_ROOTS) {
-      const [oldest, cache] = shared.entries().next().value as [string, OpenFiles];
-      shared.delete(oldest);
+    caches.set(root, files);
+    if (caches.size > SHARED_ROOTS) {
+      const [oldest, cache] = caches.entries().next().value as [string, OpenFiles];
+      caches.delete(oldest);
       cache.close();
     }
   }

@@ -29,8 +29,6 @@ export interface UrlPathRules {
   canonical?: boolean;
 }
 
-/** A path with none of these characters and no `/.` or `//` needs no decoding and no normalising. */
-const NEEDS_DECODING = /[\x00-\x20"#%\\\x7f-\uffff]/;
 
 /** send's `UP_PATH_REGEXP`: a `..` segment between `/` or `\` (or the ends). */
 const CLIMBS = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
@@ -50,13 +48,10 @@ export function parseRequestPath(url: string | undefined, rules: UrlPathRules = 
     target = target.slice(absolute[0].length) || '/';
     if (target.charCodeAt(0) !== 0x2f) target = `/${target}`;
   }
+  const plain = plainPath(target);
+  if (plain !== undefined) return plain;
   const end = target.search(/[?#]/);
   const rawPath = end === -1 ? target : target.slice(0, end);
-  if (!NEEDS_DECODING.test(rawPath) && !rawPath.includes('/.') && !rawPath.includes('//')) {
-    // The common case, at a fraction of the cost: nothing encoded, no dot segment, no dotfile.
-    const segments = rawPath.split('/').filter((part) => part !== '');
-    return { ok: true, segments, trailingSlash: rawPath.endsWith('/'), dotfile: false };
-  }
 
   let decoded: string;
   try {
@@ -94,6 +89,33 @@ export function parseAppPath(name: string, root: string | undefined): RequestPat
   };
 }
 
+/**
+ * The common case, in one pass and at a fraction of the cost of the general one: a path (up to `?`
+ * or `#`) of printable ASCII with nothing percent-encoded, no `\\`, `"`, and no segment that is
+ * empty or starts with a dot — so nothing to decode, no dot segment, no dotfile. Anything else is
+ * `undefined`: the general path decides.
+ */
+function plainPath(target: string): RequestPath | undefined {
+  const segments: string[] = [];
+  let start = 1;
+  let i = 1;
+  for (; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x3f /* ? */ || c === 0x23 /* # */) break;
+    if (c === 0x2f /* / */) {
+      if (i === start) return undefined; // `//`: an empty segment
+      segments.push(target.slice(start, i));
+      start = i + 1;
+    } else if (c <= 0x20 || c >= 0x7f || c === 0x25 /* % */ || c === 0x5c /* \ */ || c === 0x22 /* " */) {
+      return undefined;
+    } else if (c === 0x2e /* . */ && i === start) {
+      return undefined; // a segment starting with a dot: `.`, `..` or a dotfile
+    }
+  }
+  if (i > start) segments.push(target.slice(start, i));
+  return { ok: true, segments, trailingSlash: target.charCodeAt(i - 1) === 0x2f, dotfile: false };
+}
+
 /** `send` with a root: normalise `./path`, refuse what climbs, the rest are segments under the root. */
 function underRoot(decoded: string): RequestPath {
   const normalized = path.posix.normalize(`./${decoded}`);
@@ -114,4 +136,10 @@ function encodeHighBytes(text: string): string {
     out += code > 0x7f && code <= 0xff ? `%${code.toString(16).toUpperCase()}` : char;
   }
   return out;
+}
+
+/** The file `segments` name under `root` (segments hold no `.`, `..` or empty names: concatenating is joining). */
+export function fileUnder(root: string, segments: readonly string[]): string {
+  if (segments.length === 0) return root;
+  return (root.endsWith(path.sep) ? root : root + path.sep) + segments.join(path.sep);
 }

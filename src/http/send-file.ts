@@ -15,7 +15,7 @@ import { findFile } from './find-file';
 import { httpError, type HttpError } from './http-error';
 import { sharedOpenFiles, type OpenFiles } from './open-files';
 import { sendError } from './plain-response';
-import { parseAppPath } from './request-path';
+import { fileUnder, parseAppPath } from './request-path';
 import { booleanOption, optionsObject, parseResponseOptions, type ResponseOptions, type ResponseSettings } from './response-options';
 
 export interface SendFileOptions extends ResponseOptions {
@@ -100,7 +100,7 @@ export function parseSendFileOptions(o: Record<string, unknown>, defaults: Parti
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', o.signal);
   return {
     ...parseResponseOptions(o, defaults),
-    root: root === undefined ? undefined : path.resolve(root),
+    root: root === undefined ? undefined : resolvedRoot(root),
     download,
     contentType: o.contentType as string | undefined,
     headers: headers as Record<string, OutgoingHttpHeader> | undefined,
@@ -130,7 +130,7 @@ export function answerWithFile(
   if (!target.ok) return httpError(target.status);
   if (target.dotfile && settings.dotfiles !== 'allow') return httpError(settings.dotfiles === 'deny' ? 403 : 404);
   const files = filesFor(settings);
-  const fsPath = path.join(settings.root ?? '/', ...target.segments);
+  const fsPath = fileUnder(settings.root ?? path.sep, target.segments);
   const found = findFile(files, fsPath, NO_EXTENSIONS);
   if (found.kind === 'miss') return httpError(found.status, found.code === undefined ? undefined : { code: found.code, path: fsPath });
   if (found.kind === 'directory') return httpError(404, { code: 'EISDIR', syscall: 'read', path: fsPath });
@@ -200,3 +200,17 @@ export function bodyFailure(code: string, bytes: number, signal: AbortSignal | u
 }
 
 const NO_EXTENSIONS: readonly string[] = [];
+
+/** Absolute roots, as `path.resolve` gives them: an app passes the same few on every call. */
+const resolvedRoots = new Map<string, string>();
+
+function resolvedRoot(root: string): string {
+  // A relative root depends on the working directory, which may change: resolved every time.
+  if (!path.isAbsolute(root)) return path.resolve(root);
+  let resolved = resolvedRoots.get(root);
+  if (resolved === undefined) {
+    resolved = path.resolve(root);
+    if (resolvedRoots.size < 256) resolvedRoots.set(root, resolved);
+  }
+  return resolved;
+}

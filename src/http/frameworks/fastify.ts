@@ -25,7 +25,7 @@ import { findFile, findIndex, precompressedVariant, type Found } from '../find-f
 import { httpError, type HttpError } from '../http-error';
 import { OpenFiles } from '../open-files';
 import { clearRepresentation, directoryLocation } from '../plain-response';
-import { parseRequestPath } from '../request-path';
+import { fileUnder, parseRequestPath } from '../request-path';
 import { booleanOption, functionOption, optionsObject, parseResponseOptions, stringList, type ResponseOptions, type ResponseSettings } from '../response-options';
 import { answerWithFile, parseSendFileOptions, type OneFileSettings, type SendFileOptions } from '../send-file';
 
@@ -137,11 +137,14 @@ function setUp(fastify: FastifyInstance, options: ZerosendFastifyOptions): void 
     // does with @fastify/static, whose route asks for the current one the same way).
     errorHandler: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => fastify.errorHandler(error, request, reply),
   };
+  // The route's URL up to its `*`, with any prefix Fastify put before the plugin's: read from the
+  // first request (`request.routeOptions` builds a new object on every access).
+  let routePrefix: string | undefined;
   fastify.route({
     ...routeOptions,
     method: ['GET', 'HEAD'],
     url: `${settings.prefix}*`,
-    handler: (request, reply) => serveUrl(request, reply, settings, served),
+    handler: (request, reply) => serveUrl(request, reply, settings, served, (routePrefix ??= literalPrefix(request))),
   });
   // The prefix is the root directory: without its slash it redirects too (as @fastify/static).
   if (settings.redirect && options.prefix !== undefined && options.prefix !== settings.prefix) {
@@ -204,17 +207,17 @@ function definedOptions(o: Record<string, unknown>, names?: readonly string[]): 
 }
 
 /** The serving route: the URL after the prefix, under each root in turn. */
-function serveUrl(request: FastifyRequest, reply: FastifyReply, settings: PluginSettings, served: OpenFiles[]): void {
-  const target = parseRequestPath(pathAfterPrefix(request), { canonical: true });
+function serveUrl(request: FastifyRequest, reply: FastifyReply, settings: PluginSettings, served: OpenFiles[], routePrefix: string): void {
+  const target = parseRequestPath(pathAfterPrefix(request, routePrefix), { canonical: true });
   if (!target.ok) return void reply.send(httpError(target.status));
   if (target.dotfile && settings.dotfiles !== 'allow') {
     return void (settings.dotfiles === 'deny' ? reply.send(httpError(403)) : reply.callNotFound());
   }
-  const pathName = `/${target.segments.join('/')}${target.trailingSlash && target.segments.length > 0 ? '/' : ''}`;
+  const pathName = settings.allowedPath ? `/${target.segments.join('/')}${target.trailingSlash && target.segments.length > 0 ? '/' : ''}` : '';
   for (let i = 0; i < settings.roots.length; i++) {
     const root = settings.roots[i]!;
     if (settings.allowedPath && !settings.allowedPath(pathName, root, request)) break;
-    const fsPath = path.join(root, ...target.segments);
+    const fsPath = fileUnder(root, target.segments);
     const found = findFile(served[i]!, fsPath, target.trailingSlash ? [] : settings.extensions);
     if (found.kind === 'miss') {
       if (found.status === 404) continue;
@@ -401,13 +404,17 @@ function moveReplyHeaders(reply: FastifyReply, res: ServerResponse): void {
   }
 }
 
+/** The serving route's URL before its `*`. */
+function literalPrefix(request: FastifyRequest): string {
+  const route = request.routeOptions.url ?? '';
+  return route.endsWith('*') ? route.slice(0, -1) : route;
+}
+
 /** The URL path after the route's prefix, still percent-encoded (the parser decodes it once). */
-function pathAfterPrefix(request: FastifyRequest): string {
+function pathAfterPrefix(request: FastifyRequest, literal: string): string {
   const url = request.raw.url ?? '/';
   const end = url.search(/[?#]/);
   const pathname = end === -1 ? url : url.slice(0, end);
-  const route = request.routeOptions.url ?? '';
-  const literal = route.endsWith('*') ? route.slice(0, -1) : route;
   if (!literal.includes(':') && pathname.startsWith(literal)) return `/${pathname.slice(literal.length)}`;
   // A prefix with parameters, or one the client encoded: the router's own reading of the rest.
   const rest = (request.params as Record<string, string | undefined>)['*'] ?? '';

@@ -26,7 +26,7 @@ import { findFile, findIndex, precompressedVariant, type Found } from '../find-f
 import { httpError } from '../http-error';
 import { OpenFiles, sharedOpenFiles } from '../open-files';
 import { sendError } from '../plain-response';
-import { parseAppPath, parseRequestPath, type RequestPath } from '../request-path';
+import { fileUnder, parseAppPath, parseRequestPath, type RequestPath } from '../request-path';
 import { booleanOption, optionsObject, parseResponseOptions, stringList, type ResponseOptions, type ResponseSettings } from '../response-options';
 import { bodyFailure } from '../send-file';
 
@@ -148,7 +148,7 @@ export async function send(ctx: KoaContext, path: string, options?: KoaSendOptio
 function locate(files: OpenFiles, settings: KoaSettings, target: RequestPath): Found {
   if (!target.ok) return { kind: 'miss', status: target.status };
   if (target.dotfile && settings.dotfiles !== 'allow') return { kind: 'miss', status: settings.dotfiles === 'deny' ? 403 : 404 };
-  const fsPath = path.join(settings.root, ...target.segments);
+  const fsPath = fileUnder(settings.root, target.segments);
   const indexes = settings.index === undefined ? [] : [settings.index];
   if (target.trailingSlash) return findIndex(files, fsPath, indexes);
   const found = findFile(files, fsPath, settings.extensions);
