@@ -39,9 +39,11 @@ async function freePort(): Promise<number> {
 }
 
 /** A node listener that keeps everything one connection sends. */
-async function receiver(): Promise<{ port: number; received: Promise<Buffer> }> {
+async function receiver(): Promise<{ port: number; received: Promise<Buffer>; connections: () => number; close: () => void }> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
   const received = new Promise<Buffer>((resolve) => {
     server.once('connection', (socket) => {
       const chunks: Buffer[] = [];
@@ -53,7 +55,7 @@ async function receiver(): Promise<{ port: number; received: Promise<Buffer> }> 
       });
     });
   });
-  return { port: (server.address() as net.AddressInfo).port, received };
+  return { port: (server.address() as net.AddressInfo).port, received, connections: () => connections, close: () => server.close() };
 }
 
 test('sends a file to a listening socket: every byte arrives; progress lines and a summary', async (t) => {
@@ -93,7 +95,7 @@ testUnless(noScript)('on a terminal, a progress bar', async (t) => {
   t.notRegex(run.stdout, /^progress:/m);
 });
 
-test('errors: refused connection, missing file, bad address, bad method → exit 1 with a message', async (t) => {
+test('errors: refused connection and missing file exit 1, bad address and bad method exit 2, each with a message', async (t) => {
   const port = await freePort();
   const refused = new CliProcess(['send', file, `127.0.0.1:${port}`]);
   t.is((await refused.exited).code, 1);
@@ -104,13 +106,16 @@ test('errors: refused connection, missing file, bad address, bad method → exit
   t.regex(missing.stderr, /ENOENT/);
 
   const address = new CliProcess(['send', file, 'no-port-here']);
-  t.is((await address.exited).code, 1);
+  t.is((await address.exited).code, 2);
   t.regex(address.stderr, /HOST:PORT/);
 
-  const { port: listening } = await receiver();
-  const method = new CliProcess(['send', file, `127.0.0.1:${listening}`, '--method', 'teleport']);
-  t.is((await method.exited).code, 1);
-  t.regex(method.stderr, /method/);
+  // Refused with the command line: the listener never sees a connection.
+  const listener = await receiver();
+  const method = new CliProcess(['send', file, `127.0.0.1:${listener.port}`, '--method', 'teleport']);
+  t.is((await method.exited).code, 2);
+  t.regex(method.stderr, /--method.*teleport/);
+  t.is(listener.connections(), 0);
+  listener.close();
 });
 
 test('a listener that goes away mid-transfer: exit 1, with how many bytes had gone', async (t) => {

@@ -22,6 +22,7 @@ import test from 'ava';
 
 import { ensureBuilt, startServe } from './helpers/cli-process';
 import { tempDir } from './helpers/net';
+import { serialUnless } from './helpers/skip';
 
 const HOSTILE = '<img src=x onerror=alert(1)>.txt';
 /** Names whose links a browser must resolve to the file itself. */
@@ -40,9 +41,9 @@ function findChromium(): { path: string } | { reason: string } {
 const chromium = findChromium();
 const skipReason = 'reason' in chromium ? chromium.reason : undefined;
 if (skipReason) console.log(`cli-serve-browser: every test skipped: ${skipReason}`);
-/** Serial: each Chromium takes most of this machine's two cores while it starts. */
-const browserTest = skipReason === undefined ? test.serial : test.serial.skip;
-const titled = (title: string): string => (skipReason === undefined ? title : `${title} [SKIPPED: ${skipReason}]`);
+/** Serial: each Chromium takes most of this machine's two cores while it starts. Skipped, each
+ * title carries the reason, which scripts/test.mjs lists in its summary. */
+const browserTest = serialUnless(skipReason ?? null);
 
 /** Runs headless Chromium with the flags this closed network needs, in a fresh profile. */
 function runChromium(args: string[], timeoutMs = 90_000): Promise<string> {
@@ -75,7 +76,7 @@ test.before(async () => {
   await ensureBuilt();
 });
 
-browserTest(titled('the listing in Chromium: every entry linked, the hostile name shown as text, nothing injected or fetched'), async (t) => {
+browserTest('the listing in Chromium: every entry linked, the hostile name shown as text, nothing injected or fetched', async (t) => {
   const root = tempDir('zs-browser-');
   mkdirSync(join(root, 'folder'));
   writeFileSync(join(root, 'folder', 'inner.txt'), 'inner\n');
@@ -108,7 +109,7 @@ browserTest(titled('the listing in Chromium: every entry linked, the hostile nam
   }
 });
 
-browserTest(titled('screenshots, light and dark: the stylesheet applies under the CSP, icons drawn, dark scheme followed'), async (t) => {
+browserTest('screenshots, light and dark: the stylesheet applies under the CSP, icons drawn, dark scheme followed', async (t) => {
   const root = makeShowcase();
   const { cli, url } = await startServe(root, ['--quiet'], { env: { TZ: 'UTC' } });
   try {
@@ -145,7 +146,7 @@ browserTest(titled('screenshots, light and dark: the stylesheet applies under th
   }
 });
 
-browserTest(titled('--cors in Chromium: a page on another origin reads a file with a preflighted fetch; without --cors it cannot'), async (t) => {
+browserTest('--cors in Chromium: a page on another origin reads a file with a preflighted fetch; without --cors it cannot', async (t) => {
   const pageRoot = tempDir('zs-cors-page-');
   // The page asks for the URL in its fragment, with a custom header: the browser must preflight.
   writeFileSync(

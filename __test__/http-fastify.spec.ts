@@ -89,10 +89,12 @@ test('require() and import() of zerosend/fastify name the same plugin function, 
   await ensureBuilt();
   const required = require('zerosend/fastify') as typeof zerosendFastify;
   const specifier = 'zerosend/fastify';
-  const imported = (await import(specifier)) as { default: typeof zerosendFastify };
+  const imported = (await import(specifier)) as { default: typeof zerosendFastify; zerosendFastify: typeof zerosendFastify };
   t.is(typeof required, 'function');
   t.is(imported.default, required, 'the ES module default is the CommonJS export');
+  t.is(imported.zerosendFastify, required, 'and so is its named export');
   t.is((required as unknown as { default: unknown }).default, required);
+  t.is(required.zerosendFastify, required);
   t.is((required as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')], true, 'decorators reach the registering scope');
   await withApp(
     (app) => app.register(required, { root: site.root }),

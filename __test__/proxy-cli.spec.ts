@@ -190,11 +190,12 @@ test('an upstream that refuses: a clear message in the log, the client is closed
   }
 });
 
-test('bad arguments and a port in use are reported, with exit code 1', async (t) => {
+test('bad arguments exit 2 and a port in use exits 1, each with a message', async (t) => {
   const bad = await run(process.execPath, [CLI, 'proxy', '--listen', 'x', '--to', '127.0.0.1:1']).catch((e: unknown) => e);
-  t.is((bad as { code: number }).code, 1);
+  t.is((bad as { code: number }).code, 2);
   t.regex((bad as { stderr: string }).stderr, /\[HOST:\]PORT/);
   const noTo = await run(process.execPath, [CLI, 'proxy', '--listen', '0']).catch((e: unknown) => e);
+  t.is((noTo as { code: number }).code, 2);
   t.regex((noTo as { stderr: string }).stderr, /--to/);
 
   const taken = net.createServer();

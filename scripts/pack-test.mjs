@@ -419,9 +419,9 @@ for (const [label, app] of [['with the platform package', appNative], ['without 
       "(async () => {\n" +
       "  const plugin = req('zerosend/fastify');\n" +
       "  const koa = req('zerosend/koa');\n" +
-      "  const esmPlugin = (await import('zerosend/fastify')).default;\n" +
+      "  const { default: esmPlugin, zerosendFastify: esmNamed } = await import('zerosend/fastify');\n" +
       "  const esmKoa = await import('zerosend/koa');\n" +
-      "  if (typeof plugin !== 'function' || plugin !== esmPlugin || plugin.default !== plugin) throw new Error('zerosend/fastify: not one plugin function');\n" +
+      "  if (typeof plugin !== 'function' || plugin !== esmPlugin || plugin !== esmNamed || plugin.default !== plugin || plugin.zerosendFastify !== plugin) throw new Error('zerosend/fastify: not one plugin function');\n" +
       "  if (plugin[Symbol.for('skip-override')] !== true) throw new Error('zerosend/fastify: not marked skip-override');\n" +
       "  if (typeof koa.serve !== 'function' || koa.serve !== esmKoa.serve || koa.send !== esmKoa.send) throw new Error('zerosend/koa: serve/send differ');\n" +
       "  for (const name of ['fastify', 'koa']) { try { req.resolve(name); throw new Error(name + ' is installed: the check proves nothing'); } catch (e) { if (e.code !== 'MODULE_NOT_FOUND') throw e; } }\n" +

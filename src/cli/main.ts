@@ -2,10 +2,13 @@
 /** The `zerosend` command. Each subcommand lives in its own file under `cli/`. */
 import { Command } from 'commander';
 
-const program = new Command('zerosend')
-  .description('Zero-copy file serving, sending and proxying for Node.js (sendfile, splice, mmap).')
-  .version((require('../../package.json') as { version: string }).version)
-  .showHelpAfterError();
+import { reportUsageErrors } from './usage';
+
+const program = reportUsageErrors(
+  new Command('zerosend')
+    .description('Zero-copy file serving, sending and proxying for Node.js (sendfile, splice, mmap).')
+    .version((require('../../package.json') as { version: string }).version),
+);
 
 // Subcommands register themselves here, one line each.
 program.addCommand((require('./proxy') as typeof import('./proxy')).proxyCommand());

@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 
 import { capabilities } from '../binding/capabilities';
 import { proxy, type ProxyError } from '../relay/proxy';
+import { reportUsageErrors } from './usage';
 
 interface Address {
   host: string | undefined;
@@ -26,7 +27,7 @@ interface ProxyCommandOptions {
 
 /** The `zerosend proxy` command, for `program.addCommand()`. */
 export function proxyCommand(): Command {
-  return new Command('proxy')
+  const command = new Command('proxy')
     .description(
       'Relay every TCP connection accepted on --listen to --to, both ways. On Linux the bytes move ' +
         'socket → pipe → socket with splice(2) and never enter JavaScript; elsewhere through Node streams.',
@@ -57,6 +58,7 @@ export function proxyCommand(): Command {
         'The first SIGINT/SIGTERM stops accepting; a second one cuts open connections at once.',
     )
     .action((options: ProxyCommandOptions) => runProxy(options));
+  return reportUsageErrors(command);
 }
 
 function parseAddress(value: string, hostRequired: true): Address & { host: string };

@@ -6,10 +6,11 @@ import { statSync } from 'node:fs';
 import * as net from 'node:net';
 
 import { SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
-import type { Method, TransferProgress } from '../options';
+import { METHODS, type Method, type TransferProgress } from '../options';
 import { transfer } from '../transfer/transfer';
+import { reportUsageErrors } from './usage';
 
 interface SendOptions {
   method: Method;
@@ -17,12 +18,14 @@ interface SendOptions {
 
 /** The `send` subcommand, for `program.addCommand()`. */
 export function sendCommand(): Command {
-  return new Command('send')
+  const command = new Command('send')
     .description('send a file to a TCP listener, zero-copy, with progress')
     .argument('<file>', 'the file to send')
     .argument('<host:port>', 'where to connect, e.g. 127.0.0.1:9000 or [::1]:9000', parseAddress)
-    .option('-m, --method <method>', 'auto, sendfile, splice, mmap or copy', 'auto')
+    // Checked with the command line, before the file is opened or anything connects.
+    .addOption(new Option('-m, --method <method>', 'how the bytes go out').choices(METHODS).default('auto'))
     .action((file: string, address: Address, options: SendOptions) => send(file, address, options));
+  return reportUsageErrors(command);
 }
 
 interface Address {

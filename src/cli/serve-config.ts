@@ -38,9 +38,6 @@ export interface ServeConfig extends Required<Omit<ServeFlags, 'tlsCert' | 'tlsK
 /** A mistake in the command line: the message says what to change. */
 export class UsageError extends Error {}
 
-/** The exit code of a usage error, as commander, getopt and most shells use it. */
-export const USAGE_EXIT_CODE = 2;
-
 export function resolveServeConfig(dir: string, flags: ServeFlags): ServeConfig {
   const root = path.resolve(dir);
   if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {

@@ -9,18 +9,19 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
-import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { METHODS } from '../options';
 
 import { parseMaxAge } from '../http/response-options';
 import { AccessLog } from './access-log';
-import { resolveServeConfig, UsageError, USAGE_EXIT_CODE, type ServeConfig, type ServeFlags } from './serve-config';
+import { resolveServeConfig, UsageError, type ServeConfig, type ServeFlags } from './serve-config';
 import { createServeHandler } from './serve-handler';
+import { reportUsageErrors, USAGE_EXIT_CODE } from './usage';
 
 /** The `serve` subcommand, for `program.addCommand()`. */
 export function serveCommand(): Command {
-  return new Command('serve')
+  const command = new Command('serve')
     .description('serve a folder over HTTP(S), file bodies sent with sendfile (zero-copy); folders without index.html are listed')
     .argument('[dir]', 'the folder to serve', '.')
     .option('-p, --port <port>', 'port to listen on (0: any free port)', integer('port', 0, 65535), 8080)
@@ -42,13 +43,11 @@ export function serveCommand(): Command {
     )
     .option('--grace <ms>', 'on SIGINT/SIGTERM, how long responses in flight may take', integer('grace', 0, 3_600_000), 10_000)
     .addHelpText('after', HELP_AFTER)
-    // A command-line mistake is one line on stderr and exit code 2, from commander as from the action.
-    .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : USAGE_EXIT_CODE))
-    .configureOutput({ outputError: (text, write) => write(`zerosend: ${text.trim().replace(/^error: /, '')} (see zerosend serve --help)\n`) })
     .action((dir: string, flags: ServeFlags) => {
       const config = checkedConfig(dir, flags);
       if (config) serve(config);
     });
+  return reportUsageErrors(command);
 }
 
 /** The flags checked; on a command-line mistake, its one line on stderr, exit code 2, and nothing. */

@@ -24,8 +24,6 @@ export type ListingOutcome =
   | { kind: 'refused'; status: 403 | 404; code?: string };
 
 export class DirectoryListing {
-  private realRoot: string | undefined;
-
   constructor(private readonly settings: ListingSettings) {}
 
   /** Lists `dir`, the directory of the request's decoded `segments` under the root. */
@@ -59,9 +57,10 @@ export class DirectoryListing {
     return { kind: 'sent', info: { status: 200, bytes: req.method === 'HEAD' ? 0 : body.length, method: 'none', path: dir } };
   }
 
+  /** Resolved for each listing (a listing costs a readdir and a stat per entry anyway): the root
+   * may be a symlink a deploy repoints (`ln -sfn releases/2 current`). */
   private realRootPath(): string {
-    this.realRoot ??= fs.realpathSync.native(this.settings.root);
-    return this.realRoot;
+    return fs.realpathSync.native(this.settings.root);
   }
 }
 

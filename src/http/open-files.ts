@@ -185,9 +185,11 @@ export class OpenFiles {
   }
 
   private inside(realPath: string): boolean {
-    this.realRoot ??= fs.realpathSync.native(this.root);
-    const root = this.realRoot;
-    return realPath === root || realPath.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+    if (this.realRoot !== undefined && isInside(realPath, this.realRoot)) return true;
+    // Resolved again before refusing: the root (or a folder above it) may be a symlink that a
+    // deploy has since pointed at a new release (`ln -sfn releases/2 current`).
+    this.realRoot = fs.realpathSync.native(this.root);
+    return isInside(realPath, this.realRoot);
   }
 }
 
@@ -241,6 +243,10 @@ export function smallFileContent(file: OpenFile): Buffer | undefined {
   return file.content ?? undefined;
 }
 
+function isInside(realPath: string, realRoot: string): boolean {
+  return realPath === realRoot || realPath.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
+}
+
 function sameVersion(a: fs.Stats, b: fs.Stats): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
@@ -252,20 +258,24 @@ function classify(error: unknown): Lookup {
   throw error;
 }
 
-/** The caches `sharedOpenFiles` hands out, by symlink rule then root, oldest first. */
+/** The caches `sharedOpenFiles` hands out, by symlink rule then root, least recently used first. */
 const shared = { confined: new Map<string, OpenFiles>(), any: new Map<string, OpenFiles>() };
 const SHARED_ROOTS = 64;
 
 /**
  * A process-wide open-file cache for `root`, for the doors that answer one request with one file
  * (`sendFile`, `reply.sendFile`, Koa's `send`): a file an app sends again and again is opened once.
- * A root beyond the 64 most recent of its kind closes the oldest cache (its files in use close on
- * release).
+ * A root beyond the 64 most recently used of its kind closes the least recently used cache (its
+ * files in use close on release).
  */
 export function sharedOpenFiles(root: string, confine: boolean): OpenFiles {
   const caches = confine ? shared.confined : shared.any;
   let files = caches.get(root);
-  if (files === undefined) {
+  if (files !== undefined) {
+    // Most recently used last, so the root evicted below is the least recently used one.
+    caches.delete(root);
+    caches.set(root, files);
+  } else {
     files = new OpenFiles(root, 256, 30_000, confine);
     caches.set(root, files);
     if (caches.size > SHARED_ROOTS) {

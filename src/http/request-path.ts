@@ -79,7 +79,10 @@ export function parseAppPath(name: string, root: string | undefined): RequestPat
   if (root !== undefined) return underRoot(name);
   if (!path.isAbsolute(name)) return null;
   if (CLIMBS.test(name)) return { ok: false, status: 403, reason: 'a .. segment' };
-  const parts = path.normalize(name).split(path.sep);
+  // The segments below the file system's root (`/`; on Windows a drive, `C:\\`, or a UNC share):
+  // the file is `fileUnder(fileSystemRoot(name), segments)`.
+  const normalized = path.normalize(name);
+  const parts = normalized.slice(path.parse(normalized).root.length).split(path.sep);
   return {
     ok: true,
     segments: parts.filter((part) => part !== ''),
@@ -137,6 +140,9 @@ function encodeHighBytes(text: string): string {
   }
   return out;
 }
+
+/** The root of an absolute path: `/`, or on Windows its drive or share (`C:\\`, `\\\\server\\share\\`). */
+export const fileSystemRoot = (absolute: string): string => path.parse(path.normalize(absolute)).root;
 
 /** The file `segments` name under `root` (segments hold no `.`, `..` or empty names: concatenating is joining). */
 export function fileUnder(root: string, segments: readonly string[]): string {

@@ -15,7 +15,7 @@ import { findFile } from './find-file';
 import { httpError, type HttpError } from './http-error';
 import { sharedOpenFiles, type OpenFiles } from './open-files';
 import { sendError } from './plain-response';
-import { fileUnder, parseAppPath } from './request-path';
+import { fileSystemRoot, fileUnder, parseAppPath } from './request-path';
 import { booleanOption, optionsObject, parseResponseOptions, type ResponseOptions, type ResponseSettings } from './response-options';
 
 export interface SendFileOptions extends ResponseOptions {
@@ -130,7 +130,7 @@ export function answerWithFile(
   if (!target.ok) return httpError(target.status);
   if (target.dotfile && settings.dotfiles !== 'allow') return httpError(settings.dotfiles === 'deny' ? 403 : 404);
   const files = filesFor(settings);
-  const fsPath = fileUnder(settings.root ?? path.sep, target.segments);
+  const fsPath = fileUnder(settings.root ?? fileSystemRoot(name), target.segments);
   const found = findFile(files, fsPath, NO_EXTENSIONS);
   if (found.kind === 'miss') return httpError(found.status, found.code === undefined ? undefined : { code: found.code, path: fsPath });
   if (found.kind === 'directory') return httpError(404, { code: 'EISDIR', syscall: 'read', path: fsPath });

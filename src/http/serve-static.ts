@@ -49,8 +49,8 @@ export function serveStatic(root: string, options?: ServeStaticOptions): StaticM
     try {
       handler.handle(req, res, next);
     } catch (error) {
-      // An unexpected file system error (EMFILE, EIO...), or a throwing setHeaders/onServed:
-      // Express shows it, plain http gets a 500.
+      // An unexpected file system error (EMFILE, EIO...), or a throwing setHeaders: nothing is
+      // sent yet (onServed's errors never arrive here), so Express shows it, plain http gets a 500.
       if (next) next(error);
       else handler.answer(req, res, 500);
     }
@@ -126,10 +126,10 @@ class StaticHandler {
   }
 
   private serveFile(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, original: OpenFile): void {
-    const variant = this.settings.precompressed ? precompressedVariant(this.files, original, req.headers['accept-encoding']) : undefined;
-    const file = variant?.file ?? original;
-    // Exactly one release per lookup, whatever path the response takes (a throwing setHeaders or
-    // onServed included): a second one could close a descriptor number already reused.
+    let file = original;
+    // Exactly one release per lookup, whatever path the response takes (a variant lookup that
+    // throws EMFILE, or a throwing setHeaders, included): a second one could close a descriptor
+    // number already reused, a missing one would pin the descriptor for good.
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -138,6 +138,8 @@ class StaticHandler {
       if (file !== original) this.files.release(original);
     };
     try {
+      const variant = this.settings.precompressed ? precompressedVariant(this.files, original, req.headers['accept-encoding']) : undefined;
+      file = variant?.file ?? original;
       this.respond(req, res, next, file, original, variant?.encoding, release);
     } catch (error) {
       release();
@@ -198,8 +200,21 @@ class StaticHandler {
     this.served(req, res, { status, bytes: sendError(req, res, status), method: 'none' });
   }
 
+  /**
+   * Reports an answered request. The answer is out, so an `onServed` that throws can change
+   * nothing about it: its error becomes a process warning, never a second answer on the same
+   * response, nor an unhandled rejection (a body sent asynchronously reports from a promise).
+   */
   private served(req: IncomingMessage, res: ServerResponse, info: ServedInfo): void {
-    this.settings.onServed?.(req, res, info);
+    const { onServed } = this.settings;
+    if (onServed === undefined) return;
+    try {
+      onServed(req, res, info);
+    } catch (error) {
+      process.emitWarning(`serveStatic: onServed threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`, {
+        code: 'ZEROSEND_ON_SERVED',
+      });
+    }
   }
 }
 

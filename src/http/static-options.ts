@@ -56,7 +56,8 @@ export interface ServeStaticOptions extends ResponseOptions {
    * served stale. `{ max }` entries (default 256); `false` opens and closes the file per request.
    */
   openFileCache?: false | { max?: number; idleMs?: number };
-  /** Called once per request the middleware answered, e.g. for an access log. */
+  /** Called once per request the middleware answered, e.g. for an access log. The answer is out
+   * by then: an error it throws becomes a process warning (code `ZEROSEND_ON_SERVED`). */
   onServed?: (req: IncomingMessage, res: ServerResponse, info: ServedInfo) => void;
 }
 

@@ -248,22 +248,30 @@ function serveUrl(request: FastifyRequest, reply: FastifyReply, settings: Plugin
 function allowedFinal(request: FastifyRequest, settings: PluginSettings, files: OpenFiles, root: string, pathName: string, found: Found): boolean {
   if (settings.allowedPath === undefined || found.kind !== 'file') return true;
   const finalName = `/${path.relative(root, found.file.path).split(path.sep).join('/')}`;
-  if (finalName === pathName || settings.allowedPath(finalName, root, request)) return true;
-  files.release(found.file);
-  return false;
+  if (finalName === pathName) return true;
+  let allowed = false;
+  try {
+    allowed = settings.allowedPath(finalName, root, request);
+  } finally {
+    // A filter that throws goes to Fastify's error handler; the file must not stay held.
+    if (!allowed) files.release(found.file);
+  }
+  return allowed;
 }
 
 function serveFound(request: FastifyRequest, reply: FastifyReply, settings: PluginSettings, files: OpenFiles, found: Found): void {
   if (found.kind !== 'file') return void reply.send(httpError(found.kind === 'miss' ? found.status : 404));
   const original = found.file;
-  const variant = settings.precompressed ? precompressedVariant(files, original, request.headers['accept-encoding']) : undefined;
-  const file = variant?.file ?? original;
-  const encoding = variant?.encoding;
+  let file = original;
   const release = (): void => {
     files.release(file);
     if (file !== original) files.release(original);
   };
   try {
+    // Inside the try: a variant lookup that throws (EMFILE) must not keep the original held.
+    const variant = settings.precompressed ? precompressedVariant(files, original, request.headers['accept-encoding']) : undefined;
+    file = variant?.file ?? original;
+    const encoding = variant?.encoding;
     const answer = planAndSend(reply, settings, { file, typeFrom: original, encoding, varies: settings.precompressed }, settings.replySetHeaders);
     if (!(answer instanceof Promise)) {
       release();
@@ -436,12 +444,16 @@ namespace zerosendFastify {
   export type Options = ZerosendFastifyOptions;
   /** The plugin's type, for `register()`. */
   export type Plugin = FastifyPluginCallback<ZerosendFastifyOptions>;
+  /** The plugin by name: `const { zerosendFastify } = require('zerosend/fastify')`. */
+  export declare const zerosendFastify: Plugin;
 }
 
 // Fastify plugins share their decorators with the registering scope when `skip-override` is set
 // (what the `fastify-plugin` package does); the metadata names the plugin and its Fastify range.
 // `require('zerosend/fastify')` is the plugin itself; `.default` and `.zerosendFastify` name it for
-// `import plugin from` without esModuleInterop, as Fastify's own plugins do.
+// code compiled from `import plugin from` / `import { zerosendFastify } from` (Babel, TypeScript
+// with esModuleInterop), as Fastify's own plugins do. TypeScript without esModuleInterop writes
+// `import plugin = require('zerosend/fastify')`; ES modules get esm/fastify.mjs.
 Object.assign(zerosendFastify, {
   [Symbol.for('skip-override')]: true,
   [Symbol.for('fastify.display-name')]: 'zerosend',

@@ -161,14 +161,16 @@ async function respond(ctx: KoaContext, files: OpenFiles, settings: KoaSettings,
   if (found.kind !== 'file') throw httpError(found.kind === 'miss' ? found.status : 404);
   const { req, res } = ctx;
   const original = found.file;
-  const variant = settings.encodings.length > 0 ? precompressedVariant(files, original, req.headers['accept-encoding'], settings.encodings) : undefined;
-  const file = variant?.file ?? original;
+  let file = original;
   const release = (): void => {
     files.release(file);
     if (file !== original) files.release(original);
   };
   let info: ServedInfo;
   try {
+    // Inside the try: a variant lookup that throws (EMFILE) must not keep the original held.
+    const variant = settings.encodings.length > 0 ? precompressedVariant(files, original, req.headers['accept-encoding'], settings.encodings) : undefined;
+    file = variant?.file ?? original;
     // Koa starts every response at 404; a status the app did not set is not a custom page.
     if (!(ctx.response as { _explicitStatus?: boolean })._explicitStatus) res.statusCode = 200;
     const request: FileRequest = {

@@ -1,6 +1,6 @@
 //! One end of a socket relay: our own non-blocking `dup()` of a socket (or pipe). A proxy shares
 //! each end between its two directions: one reads it while the other writes it. Waiting for an
-//! end is the connection's [`super::poller::Poller`]'s job.
+//! end is the job of the connection's [`super::poller::wait`].
 
 use std::os::fd::{BorrowedFd, RawFd};
 
