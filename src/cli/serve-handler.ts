@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { ServedInfo } from '../http/file-response';
-import { serveStatic } from '../http/serve-static';
+import { OWNS_RESPONSE } from '../http/response-options';
+import { serveStatic, type ServeStaticOptions } from '../http/serve-static';
 import { allowAnyOrigin, answerPreflight } from './cors';
 import { MissPages } from './miss-pages';
 import type { ServeConfig } from './serve-config';
@@ -28,7 +29,9 @@ export function createServeHandler(config: ServeConfig, onServed: OnServed | und
     method: config.method,
     listing: config.listing,
     onServed,
-  });
+    // The access log reads only `info`: the responses are this command's own.
+    [OWNS_RESPONSE]: true,
+  } as ServeStaticOptions);
   const misses = new MissPages({ root: config.root, spa: config.spa, dotfiles: config.dotfiles, method: config.method });
   const handler = ((req: IncomingMessage, res: ServerResponse) => {
     if (config.cors) {

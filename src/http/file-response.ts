@@ -56,8 +56,11 @@ export interface FileRequest {
 }
 
 export type Plan =
-  /** Send `length` bytes from `offset` with `status` (headers are set, `Content-Length` included). */
-  | { kind: 'body'; status: number; offset: number; length: number }
+  /**
+   * Send `length` bytes from `offset` with `status`. The headers are set on `res`, `Content-Length`
+   * included — or, with `headers`, not yet: a plain whole file's, to be written by `sendPlanned`.
+   */
+  | { kind: 'body'; status: number; offset: number; length: number; headers?: PlainHeaders }
   /** 304: the client's copy is current. */
   | { kind: 'not-modified' }
   /** A precondition failed (412) or no requested range can be satisfied (416): nothing sent yet. */
@@ -74,6 +77,9 @@ export type Plan =
 export function planResponse(req: IncomingMessage, res: ServerResponse, request: FileRequest, settings: ResponseSettings): Plan {
   const { file } = request;
   const { stat } = file;
+  if (settings.ownsResponse && isPlainWholeFile(req, res, request, settings)) {
+    return { kind: 'body', status: 200, offset: 0, length: stat.size, headers: plainHeaders(request, settings) };
+  }
   settings.setHeaders?.(res, file.path, stat);
   if (request.headers) for (const name in request.headers) res.setHeader(name, request.headers[name]!);
   setDefaultHeaders(res, request, settings);
@@ -117,8 +123,9 @@ export function sendPlanned(
   signal?: AbortSignal,
 ): ServedInfo | Promise<ServedInfo> {
   if (plan.kind === 'not-modified') return { status: 304, bytes: sendNotModified(res), method: 'none', path: file.path };
-  const { status, offset, length } = plan;
+  const { status, offset, length, headers } = plan;
   if (req.method === 'HEAD' || length === 0) {
+    if (headers !== undefined) setAll(res, headers);
     res.end();
     return { status, bytes: 0, method: 'none', path: file.path };
   }
@@ -127,9 +134,12 @@ export function sendPlanned(
   // that reports whether its bytes ever left).
   const content = settings.method === 'auto' && res.socket !== null ? smallFileContent(file) : undefined;
   if (content !== undefined) {
+    // A plain whole file's headers and body go out as a server answering from memory sends them.
+    if (headers !== undefined) res.writeHead(status, headers);
     res.end(length === content.length ? content : content.subarray(offset, offset + length));
     return { status, bytes: length, method: 'memory', path: file.path };
   }
+  if (headers !== undefined) setAll(res, headers);
   return sendFileBody(res, file.fd, offset, length, settings.method, signal).then((outcome) => ({ status, path: file.path, ...outcome }));
 }
 
@@ -138,23 +148,77 @@ function setDefaultHeaders(res: ServerResponse, request: FileRequest, settings: 
   const { file, typeFrom } = request;
   if (settings.acceptRanges && !res.hasHeader('Accept-Ranges')) res.setHeader('Accept-Ranges', 'bytes');
   if (settings.cacheControl !== undefined && !res.hasHeader('Cache-Control')) res.setHeader('Cache-Control', settings.cacheControl);
-  if (settings.lastModified && !res.hasHeader('Last-Modified')) {
-    file.lastModified ??= lastModifiedOf(file.stat);
-    res.setHeader('Last-Modified', file.lastModified);
-  }
-  if (settings.etag && !res.hasHeader('ETag')) {
-    // The cached tag was made with the kind of the first door that served this file.
-    if (file.etag === undefined || isWeak(file.etag) !== (settings.etag === 'weak')) file.etag = entityTag(file.stat, settings.etag);
-    res.setHeader('ETag', file.etag);
-  }
+  if (settings.lastModified && !res.hasHeader('Last-Modified')) res.setHeader('Last-Modified', lastModifiedHeader(file));
+  if (settings.etag && !res.hasHeader('ETag')) res.setHeader('ETag', etagHeader(file, settings.etag));
   if (request.contentType !== undefined) res.setHeader('Content-Type', request.contentType);
-  else if (!res.hasHeader('Content-Type')) {
-    typeFrom.contentType ??= contentTypeOf(typeFrom.path);
-    res.setHeader('Content-Type', typeFrom.contentType);
-  }
+  else if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', contentTypeHeader(typeFrom));
   if (request.disposition !== undefined) res.setHeader('Content-Disposition', request.disposition);
   if (request.varies) addVary(res, 'Accept-Encoding');
   if (request.encoding) res.setHeader('Content-Encoding', request.encoding.name);
+}
+
+type PlainHeaders = Readonly<Record<string, string | number>>;
+
+/**
+ * Whether nothing can make this answer other than "200, the whole file, the default headers":
+ * no hook or header of the door's, no status or header already on `res`, no precondition or range
+ * in the request. Such an answer's headers are the same for every request of the same file version
+ * through the same door — what `plainHeaders` caches. (On this path, the one most requests take,
+ * setting six headers one by one on `res` cost more than the rest of the response together:
+ * README, *Against the node:http floor*.)
+ */
+function isPlainWholeFile(req: IncomingMessage, res: ServerResponse, request: FileRequest, settings: ResponseSettings): boolean {
+  const asked = req.headers;
+  return (
+    settings.setHeaders === undefined &&
+    request.headers === undefined &&
+    request.contentType === undefined &&
+    request.disposition === undefined &&
+    request.encoding === undefined &&
+    !request.varies &&
+    res.statusCode === 200 &&
+    asked.range === undefined &&
+    asked['if-match'] === undefined &&
+    asked['if-none-match'] === undefined &&
+    asked['if-modified-since'] === undefined &&
+    asked['if-unmodified-since'] === undefined &&
+    res.getHeaderNames().length === 0
+  );
+}
+
+/** The headers `setDefaultHeaders` and `bodyPlan` set on an empty `res` for a whole file, in their order. */
+function plainHeaders(request: FileRequest, settings: ResponseSettings): PlainHeaders {
+  const { file } = request;
+  if (file.plainHeaders?.for === settings) return file.plainHeaders.headers;
+  const headers: Record<string, string | number> = {};
+  if (settings.acceptRanges) headers['Accept-Ranges'] = 'bytes';
+  if (settings.cacheControl !== undefined) headers['Cache-Control'] = settings.cacheControl;
+  if (settings.lastModified) headers['Last-Modified'] = lastModifiedHeader(file);
+  if (settings.etag) headers.ETag = etagHeader(file, settings.etag);
+  headers['Content-Type'] = contentTypeHeader(request.typeFrom);
+  headers['Content-Length'] = file.stat.size;
+  file.plainHeaders = { for: settings, headers };
+  return headers;
+}
+
+/** A plain whole file's headers on `res`, for the ways out other than one write from memory. */
+function setAll(res: ServerResponse, headers: PlainHeaders): void {
+  for (const name in headers) res.setHeader(name, headers[name]!);
+}
+
+/** Header values derived from the file version, computed once per open file. */
+function lastModifiedHeader(file: OpenFile): string {
+  return (file.lastModified ??= lastModifiedOf(file.stat));
+}
+
+function etagHeader(file: OpenFile, kind: 'strong' | 'weak'): string {
+  // The cached tag was made with the kind of the first door that served this file.
+  if (file.etag === undefined || isWeak(file.etag) !== (kind === 'weak')) file.etag = entityTag(file.stat, kind);
+  return file.etag;
+}
+
+function contentTypeHeader(typeFrom: OpenFile): string {
+  return (typeFrom.contentType ??= contentTypeOf(typeFrom.path));
 }
 
 function bodyPlan(res: ServerResponse, status: number, offset: number, length: number): Plan {

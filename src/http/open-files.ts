@@ -29,6 +29,9 @@ export interface OpenFile {
   contentType?: string;
   /** A small file's bytes (see `smallFileContent`); `null` once reading them did not work out. */
   content?: Buffer | null;
+  /** The headers of a plain whole-file answer, for the door settings they were made for (see
+   * `file-response.ts`). */
+  plainHeaders?: { for: unknown; headers: Readonly<Record<string, string | number>> };
 }
 
 interface Entry extends OpenFile {

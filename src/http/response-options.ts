@@ -57,7 +57,21 @@ export interface ResponseSettings {
   method: Method;
   /** Called before the default headers are set; what it sets wins (serveStatic's `setHeaders`). */
   setHeaders: ((res: ServerResponse, path: string, stat: Stats) => void) | undefined;
+  /**
+   * Only the door reads `res` after the answer (`createStaticServer` without `onServed`, `zerosend
+   * serve`, the Fastify adapter's hijacked reply): a plain whole-file answer's headers may then go
+   * out in one `writeHead()` from an object cached with the file, instead of one `setHeader()`
+   * each — where `getHeader()` would no longer find them, which a logger holding the same `res`
+   * may rely on (morgan's `:res[content-length]`, Koa's `ctx.length`). See `file-response.ts`.
+   */
+  ownsResponse?: boolean;
 }
+
+/**
+ * The internal option key by which a door that owns its responses says so (see
+ * `ResponseSettings.ownsResponse`); not part of any public options type.
+ */
+export const OWNS_RESPONSE = Symbol('zerosend.ownsResponse');
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 
@@ -75,6 +89,7 @@ export function parseResponseOptions(o: Record<string, unknown>, defaults: Parti
     acceptRanges: booleanOption(o, 'acceptRanges') ?? true,
     method: runnable(parseMethod('options.method', o.method)),
     setHeaders: functionOption(o, 'setHeaders') as ResponseSettings['setHeaders'],
+    ownsResponse: (o as { [OWNS_RESPONSE]?: unknown })[OWNS_RESPONSE] === true,
   };
 }
 

@@ -1,6 +1,7 @@
 /** `createStaticServer(root, options)`: an `http.Server` that serves a folder and nothing else. */
 import * as http from 'node:http';
 
+import { OWNS_RESPONSE } from './response-options';
 import type { ServeStaticOptions } from './static-options';
 import { serveStatic } from './serve-static';
 
@@ -18,7 +19,8 @@ export interface StaticServerOptions extends Omit<ServeStaticOptions, 'fallthrou
  */
 export function createStaticServer(root: string, options?: StaticServerOptions): http.Server {
   const { http: serverOptions, ...staticOptions } = options ?? {};
-  const serve = serveStatic(root, { ...staticOptions, fallthrough: false });
+  // Nothing but this server holds its responses, unless the app asked to see them in `onServed`.
+  const serve = serveStatic(root, { ...staticOptions, fallthrough: false, [OWNS_RESPONSE]: staticOptions.onServed === undefined } as ServeStaticOptions);
   const server = http.createServer(serverOptions ?? {}, (req, res) => serve(req, res));
   server.on('close', () => serve.close());
   return server;

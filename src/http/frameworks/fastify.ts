@@ -175,7 +175,9 @@ function resolvePluginSettings(options: ZerosendFastifyOptions): PluginSettings 
   const shared = parseResponseOptions(o, { dotfiles: 'allow' });
   const roots = (rootList as string[]).map((root) => path.resolve(root));
   const replySetHeaders = functionOption(o, 'setHeaders') as ZerosendFastifyOptions['setHeaders'];
-  const responseSettings = { ...shared, setHeaders: undefined };
+  // Hijacked replies: Fastify's own API never reads the raw response's headers (it sends its own
+  // with one writeHead, as a plain whole file's may go out here).
+  const responseSettings = { ...shared, setHeaders: undefined, ownsResponse: true };
   return {
     ...responseSettings,
     roots,
