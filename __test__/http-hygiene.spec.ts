@@ -6,7 +6,7 @@
  * wrongly refused) may be answered.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,24 +18,12 @@ import Fastify from 'fastify';
 import { createStaticServer, sendFile, serveStatic } from '../src';
 import zerosendFastify = require('../src/http/frameworks/fastify');
 import { sharedOpenFiles } from '../src/http/open-files';
+import { descriptorsOn } from './helpers/cli-process';
 import { hasNative } from './helpers/native';
 import { MiB, tempDir } from './helpers/net';
 import { curl, listen, makeSite } from './helpers/static-site';
 
 const site = makeSite();
-
-/** How many of this process's descriptors are open on `file`. */
-function openCopies(file: string): number {
-  let count = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) === file) count += 1;
-    } catch {
-      // The directory's own descriptor, closed by now.
-    }
-  }
-  return count;
-}
 
 /** Process warnings with `code`, collected while `run` runs. */
 async function warningsDuring(code: string, run: () => Promise<void>): Promise<Error[]> {
@@ -145,7 +133,7 @@ test('zerosend/fastify: an allowedPath that throws goes to the error handler, an
   }
   // The plugin's cache closes its idle descriptors with fs.close: a moment for the callbacks.
   await new Promise((resolve) => setTimeout(resolve, 100));
-  t.is(openCopies(index), 0);
+  t.is(descriptorsOn(index), 0);
 });
 
 test('a root that is a symlink, repointed to a new release: the new files are served (not refused as outside the root), listings too', async (t) => {

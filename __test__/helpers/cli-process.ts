@@ -7,7 +7,7 @@
  * rebuilt here: `npm run build` does that.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -117,4 +117,17 @@ export async function startServe(
 /** Open descriptors of a process (Linux). */
 export function descriptorCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** How many of a process's descriptors (Linux; this process's by default) are open on `file`. */
+export function descriptorsOn(file: string, pid: number | 'self' = 'self'): number {
+  let count = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === file) count += 1;
+    } catch {
+      // The directory's own descriptor, closed by now.
+    }
+  }
+  return count;
 }

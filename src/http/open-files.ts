@@ -14,7 +14,8 @@
  * when that transfer releases it, so a descriptor number is never reused under a running transfer.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+
+import { isInside } from './directory-entries';
 
 /** An open file, shared by the requests that serve it. */
 export interface OpenFile {
@@ -244,10 +245,6 @@ export function smallFileContent(file: OpenFile): Buffer | undefined {
     file.content = null;
   }
   return file.content ?? undefined;
-}
-
-function isInside(realPath: string, realRoot: string): boolean {
-  return realPath === realRoot || realPath.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
 }
 
 function sameVersion(a: fs.Stats, b: fs.Stats): boolean {
