@@ -15,17 +15,67 @@
 // nothing, and whoever reads the summary should see why it did not run. ava's TAP has no place
 // for a reason, so tests put it in their title (`[skipped: why]`, __test__/helpers/skip.ts);
 // pack-test.mjs writes it after `# SKIP`; cargo prints `ignored, why`.
+//
+// No part can hang the run: each runs in a process group of its own, and one that prints nothing
+// (stdout or stderr) for ZEROSEND_TEST_SILENCE_MINUTES (default 10; ava's own timeout is 3) is
+// killed, group and all, and fails the run. Whatever a part leaves running after it exits is
+// killed too, so that it cannot hold the output pipe open. (A test file whose process outlives
+// its tests is named and failed by __test__/helpers/lingering-handles.mjs.)
 import { spawn } from 'node:child_process';
+
+const SILENCE_MS = Number(process.env.ZEROSEND_TEST_SILENCE_MINUTES ?? 10) * 60_000;
+
+/** The process group of the part running now, killed with this script on Ctrl-C. */
+let runningGroup;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killGroup(runningGroup);
+    process.exit(130);
+  });
+}
+
+function killGroup(pid) {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false; // ESRCH: nothing of the group is left
+  }
+}
 
 const run = (command, args, parse, env = process.env) =>
   new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
+    runningGroup = child.pid;
     let out = '';
+    let lastOutput = Date.now();
+    let stalled = false;
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
       out += chunk;
+      lastOutput = Date.now();
     });
-    child.on('close', (code) => resolve({ code, ...parse(out) }));
+    // Passed through as it comes, and counted as a sign of life (cargo compiles on stderr).
+    child.stderr.on('data', (chunk) => {
+      process.stderr.write(chunk);
+      lastOutput = Date.now();
+    });
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastOutput < SILENCE_MS) return;
+      stalled = true;
+      console.log(`\n# ${command} ${args.join(' ')}: no output for ${SILENCE_MS / 60_000} min; killed (counted as a failure)`);
+      killGroup(child.pid);
+    }, 5_000);
+    child.on('exit', () => {
+      if (killGroup(child.pid) && !stalled) console.log(`\n# ${command} ${args.join(' ')} left processes running; killed them`);
+    });
+    child.on('close', (code) => {
+      clearInterval(watchdog);
+      runningGroup = undefined;
+      const parsed = parse(out);
+      resolve({ code: stalled ? 1 : code, ...parsed, failed: parsed.failed + (stalled ? 1 : 0) });
+    });
   });
 
 const sum = (text, pattern) => [...text.matchAll(pattern)].reduce((n, m) => n + Number(m[1]), 0);
