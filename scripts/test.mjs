@@ -20,7 +20,7 @@
 // (stdout or stderr) for ZEROSEND_TEST_SILENCE_MINUTES (default 10; ava's own timeout is 3) is
 // killed, group and all, and fails the run. Whatever a part leaves running after it exits is
 // killed too, so that it cannot hold the output pipe open. (A test file whose process outlives
-// its tests is named and failed by __test__/helpers/lingering-handles.mjs.)
+// its tests is ended, and named in the summary, by __test__/helpers/lingering-handles.mjs.)
 import { spawn } from 'node:child_process';
 
 const SILENCE_MS = Number(process.env.ZEROSEND_TEST_SILENCE_MINUTES ?? 10) * 60_000;
@@ -57,8 +57,10 @@ const run = (command, args, parse, env = process.env) =>
       lastOutput = Date.now();
     });
     // Passed through as it comes, and counted as a sign of life (cargo compiles on stderr).
+    let err = '';
     child.stderr.on('data', (chunk) => {
       process.stderr.write(chunk);
+      err += chunk;
       lastOutput = Date.now();
     });
     const watchdog = setInterval(() => {
@@ -74,7 +76,8 @@ const run = (command, args, parse, env = process.env) =>
       clearInterval(watchdog);
       runningGroup = undefined;
       const parsed = parse(out);
-      resolve({ code: stalled ? 1 : code, ...parsed, failed: parsed.failed + (stalled ? 1 : 0) });
+      const lingering = [...err.matchAll(/^lingering: (.*)$/gm)].map((m) => m[1]);
+      resolve({ code: stalled ? 1 : code, ...parsed, failed: parsed.failed + (stalled ? 1 : 0), lingering });
     });
   });
 
@@ -137,6 +140,7 @@ let failed = Object.values(parts).reduce((n, p) => n + p.failed, 0);
 // A runner that crashed before counting still fails the run.
 if (failed === 0 && Object.values(parts).some((p) => p.code !== 0)) failed = 1;
 printSkips(parts);
+printLingering(parts);
 console.log(
   '\n' +
     Object.entries(parts)
@@ -163,4 +167,12 @@ function printSkips(parts) {
       for (const { title } of skips) console.log(`    ${title}`);
     }
   }
+}
+
+/** Test files whose process outlived their tests (__test__/helpers/lingering-handles.mjs). */
+function printLingering(parts) {
+  const lines = Object.entries(parts).flatMap(([name, part]) => (part.lingering ?? []).map((line) => `${name}: ${line}`));
+  if (lines.length === 0) return;
+  console.log(`\n# ---- ${lines.length} test file(s) kept running after their tests, ended (a test left something open)`);
+  for (const line of lines) console.log(`    ${line}`);
 }
