@@ -16,6 +16,7 @@
 import * as fs from 'node:fs';
 
 import { isInside } from './directory-entries';
+import { isProbedVersion, probe } from './file-version';
 
 /** An open file, shared by the requests that serve it. */
 export interface OpenFile {
@@ -62,6 +63,8 @@ const FORBIDDEN: Lookup = { kind: 'forbidden' };
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
 const MISSING_CODES = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP']);
 const FORBIDDEN_CODES = new Set(['EACCES', 'EPERM']);
+/** The errnos a lookup answers (missing or forbidden); any other is thrown to the door. */
+const LOOKUP_CODES = new Set([...MISSING_CODES, ...FORBIDDEN_CODES]);
 
 export class OpenFiles {
   private readonly entries = new Map<string, Entry>();
@@ -83,22 +86,20 @@ export class OpenFiles {
 
   /** Stats `fsPath`; for a regular file, returns it open. Every `file` result must be `release()`d. */
   lookup(fsPath: string): Lookup {
-    let stat: fs.Stats | undefined;
-    try {
-      stat = fs.statSync(fsPath, { throwIfNoEntry: false });
-    } catch (error) {
-      return classify(error);
+    const kind = probe(fsPath, LOOKUP_CODES);
+    if (kind !== 'file') {
+      if (kind === 'directory') return DIRECTORY;
+      if (kind === 'other') return MISSING;
+      if (kind.code === 'ENOENT') {
+        this.forget(fsPath);
+        return ABSENT;
+      }
+      return classifyCode(kind.code);
     }
-    if (stat === undefined) {
-      this.forget(fsPath);
-      return ABSENT;
-    }
-    if (stat.isDirectory()) return DIRECTORY;
-    if (!stat.isFile()) return MISSING;
 
     const cached = this.entries.get(fsPath);
     if (cached !== undefined) {
-      if (sameVersion(cached.stat, stat)) {
+      if (isProbedVersion(cached.stat)) {
         cached.users += 1;
         cached.recent = true;
         return { kind: 'file', file: cached };
@@ -253,9 +254,13 @@ function sameVersion(a: fs.Stats, b: fs.Stats): boolean {
 
 function classify(error: unknown): Lookup {
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (MISSING_CODES.has(code)) return { kind: 'missing', code };
-  if (FORBIDDEN_CODES.has(code)) return { kind: 'forbidden', code };
+  if (MISSING_CODES.has(code) || FORBIDDEN_CODES.has(code)) return classifyCode(code);
   throw error;
+}
+
+/** A lookup's answer for an errno that says missing or forbidden. */
+function classifyCode(code: string): Lookup {
+  return FORBIDDEN_CODES.has(code) ? { kind: 'forbidden', code } : { kind: 'missing', code };
 }
 
 /** The caches `sharedOpenFiles` hands out, by symlink rule then root, least recently used first. */

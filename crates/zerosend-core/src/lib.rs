@@ -12,6 +12,7 @@ pub mod driver;
 mod engine;
 pub mod error;
 mod fd;
+pub mod file_version;
 pub mod limits;
 mod method;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -24,6 +25,7 @@ mod transfer;
 pub use capabilities::{capabilities, Capabilities};
 pub use driver::{drive, Outcome};
 pub use error::Failure;
+pub use file_version::{file_version, FileKind, FileVersion};
 pub use method::Method;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use pipe_pool::idle_count as idle_pipes;

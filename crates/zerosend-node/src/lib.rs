@@ -10,6 +10,7 @@
 
 mod capabilities;
 mod completions;
+mod file_version;
 mod outcome;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod relay;
