@@ -1,8 +1,8 @@
 /**
  * The HTTP doors when the app or the machine misbehaves, and across a deploy: an `onServed` that
  * throws, a descriptor shortage in the middle of a lookup, an `allowedPath` filter that throws, a
- * root that is a symlink repointed to a new release, and the process-wide caches of `sendFile`
- * under many roots. Nothing may crash, no descriptor may stay held, and nothing stale (or
+ * root that is a symlink repointed to a new release, the process-wide caches of `sendFile` under
+ * many roots, and a found file released twice. Nothing may crash, no descriptor may stay held, and nothing stale (or
  * wrongly refused) may be answered.
  */
 import { execFile } from 'node:child_process';
@@ -17,7 +17,8 @@ import Fastify from 'fastify';
 
 import { createStaticServer, sendFile, serveStatic } from '../src';
 import zerosendFastify = require('../src/http/frameworks/fastify');
-import { sharedOpenFiles } from '../src/http/open-files';
+import { representation } from '../src/http/find-file';
+import { OpenFiles, sharedOpenFiles, type OpenFile } from '../src/http/open-files';
 import { descriptorsOn } from './helpers/cli-process';
 import { hasNative } from './helpers/native';
 import { MiB, tempDir } from './helpers/net';
@@ -193,4 +194,34 @@ test("sendFile's process-wide caches: the root in use survives 64 newer roots (l
     t.is(sharedOpenFiles(hot, true), first, `after ${i} newer roots`);
   }
   t.not(sharedOpenFiles(join(hot, 'tenant-0'), true), tenant0, 'a root unused for 64 others was closed');
+});
+
+test('a representation gives back the file and its variant once, however often release is called', async (t) => {
+  const root = tempDir('zs-hygiene-release-');
+  writeFileSync(join(root, 'app.js'), 'console.log(1)\n');
+  writeFileSync(join(root, 'app.js.br'), 'not really brotli');
+  const files = new OpenFiles(root, 16, 30_000, true);
+  const lookup = (name: string): OpenFile => {
+    const found = files.lookup(join(root, name));
+    if (found.kind !== 'file') throw new Error(`${name}: ${found.kind}`);
+    return found.file;
+  };
+  // Another request holds both while this one's answer goes wrong and releases twice.
+  const otherOriginal = lookup('app.js');
+  const otherVariant = lookup('app.js.br');
+  const chosen = representation(files, lookup('app.js'), 'br', true);
+  t.is(chosen.file, otherVariant, 'the cached variant');
+  t.is(chosen.encoding?.name, 'br');
+  chosen.release();
+  chosen.release();
+  // The cache lets go of both: only the other request's hold keeps them open now.
+  files.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(descriptorsOn(join(root, 'app.js')), 1, 'still held by the other request');
+  t.is(descriptorsOn(join(root, 'app.js.br')), 1, 'still held by the other request');
+  files.release(otherOriginal);
+  files.release(otherVariant);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(descriptorsOn(join(root, 'app.js')), 0);
+  t.is(descriptorsOn(join(root, 'app.js.br')), 0);
 });

@@ -57,11 +57,59 @@ export function findIndex(files: OpenFiles, directory: string, names: readonly s
   return miss;
 }
 
+/** A found file as a door sends it (`representation`). */
+export interface Representation {
+  /** What to send: the file found, or its precompressed variant. */
+  file: OpenFile;
+  /** The variant's encoding, when `file` is one. */
+  encoding?: Encoding;
+  /**
+   * Gives back what the lookups took (the file found, and the variant), exactly once, whatever
+   * way the answer goes: a second release could close a descriptor number already reused by
+   * another file, a missing one would pin the descriptor for good.
+   */
+  release(): void;
+}
+
+/**
+ * `original` as the client will get it: its precompressed variant when `offered` allows one
+ * (`true`: any, a list: those, `false`: none) that the client accepts and that exists, else
+ * itself. Takes over `original`'s release; if looking for the variant throws (EMFILE),
+ * `original` is released before the error goes on.
+ */
+export function representation(
+  files: OpenFiles,
+  original: OpenFile,
+  acceptEncoding: string | string[] | undefined,
+  offered: boolean | readonly Encoding['name'][],
+): Representation {
+  let variant: { file: OpenFile; encoding: Encoding } | undefined;
+  if (offered !== false) {
+    try {
+      variant = precompressedVariant(files, original, acceptEncoding, offered === true ? undefined : offered);
+    } catch (error) {
+      files.release(original);
+      throw error;
+    }
+  }
+  let released = false;
+  return {
+    file: variant?.file ?? original,
+    encoding: variant?.encoding,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (variant !== undefined) files.release(variant.file);
+      files.release(original);
+    },
+  };
+}
+
 /**
  * The precompressed variant of `original` (`file.br`, `file.gz`) that the client accepts and that
  * exists, best first; `undefined` when none. A variant returned must be released too.
  */
-export function precompressedVariant(
+function precompressedVariant(
   files: OpenFiles,
   original: OpenFile,
   acceptEncoding: string | string[] | undefined,

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Encoding } from './accept-encoding';
 import { DirectoryListing } from './directory-listing';
 import { endedEarly, planResponse, sendPlanned, type ServedInfo } from './file-response';
-import { findFile, findIndex, precompressedVariant, type Found } from './find-file';
+import { findFile, findIndex, representation, type Found } from './find-file';
 import { httpError } from './http-error';
 import { OpenFiles, type OpenFile } from './open-files';
 import { sendDirectoryRedirect, sendError, sendMethodNotAllowed } from './plain-response';
@@ -126,22 +126,11 @@ class StaticHandler {
   }
 
   private serveFile(req: IncomingMessage, res: ServerResponse, next: NextFunction | undefined, original: OpenFile): void {
-    let file = original;
-    // Exactly one release per lookup, whatever path the response takes (a variant lookup that
-    // throws EMFILE, or a throwing setHeaders, included): a second one could close a descriptor
-    // number already reused, a missing one would pin the descriptor for good.
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.files.release(file);
-      if (file !== original) this.files.release(original);
-    };
+    const { file, encoding, release } = representation(this.files, original, req.headers['accept-encoding'], this.settings.precompressed);
     try {
-      const variant = this.settings.precompressed ? precompressedVariant(this.files, original, req.headers['accept-encoding']) : undefined;
-      file = variant?.file ?? original;
-      this.respond(req, res, next, file, original, variant?.encoding, release);
+      this.respond(req, res, next, file, original, encoding, release);
     } catch (error) {
+      // A throwing setHeaders, say: nothing was sent, and the file must not stay held.
       release();
       throw error;
     }

@@ -21,7 +21,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply
 
 import { codes, ZerosendError } from '../../errors';
 import { endedEarly, planResponse, sendPlanned, type ServedInfo } from '../file-response';
-import { findFile, findIndex, precompressedVariant, type Found } from '../find-file';
+import { findFile, findIndex, representation, type Found } from '../find-file';
 import { httpError, type HttpError } from '../http-error';
 import { OpenFiles } from '../open-files';
 import { clearRepresentation, directoryLocation } from '../plain-response';
@@ -264,16 +264,8 @@ function allowedFinal(request: FastifyRequest, settings: PluginSettings, files: 
 function serveFound(request: FastifyRequest, reply: FastifyReply, settings: PluginSettings, files: OpenFiles, found: Found): void {
   if (found.kind !== 'file') return void reply.send(httpError(found.kind === 'miss' ? found.status : 404));
   const original = found.file;
-  let file = original;
-  const release = (): void => {
-    files.release(file);
-    if (file !== original) files.release(original);
-  };
+  const { file, encoding, release } = representation(files, original, request.headers['accept-encoding'], settings.precompressed);
   try {
-    // Inside the try: a variant lookup that throws (EMFILE) must not keep the original held.
-    const variant = settings.precompressed ? precompressedVariant(files, original, request.headers['accept-encoding']) : undefined;
-    file = variant?.file ?? original;
-    const encoding = variant?.encoding;
     const answer = planAndSend(reply, settings, { file, typeFrom: original, encoding, varies: settings.precompressed }, settings.replySetHeaders);
     if (!(answer instanceof Promise)) {
       release();

@@ -22,7 +22,7 @@ import { create as contentDisposition } from 'content-disposition';
 import { codes, invalidArgType, ZerosendError } from '../../errors';
 import type { Encoding } from '../accept-encoding';
 import { endedEarly, planResponse, sendPlanned, type FileRequest, type ServedInfo } from '../file-response';
-import { findFile, findIndex, precompressedVariant, type Found } from '../find-file';
+import { findFile, findIndex, representation, type Found } from '../find-file';
 import { httpError } from '../http-error';
 import { OpenFiles, sharedOpenFiles } from '../open-files';
 import { sendError } from '../plain-response';
@@ -161,22 +161,16 @@ async function respond(ctx: KoaContext, files: OpenFiles, settings: KoaSettings,
   if (found.kind !== 'file') throw httpError(found.kind === 'miss' ? found.status : 404);
   const { req, res } = ctx;
   const original = found.file;
-  let file = original;
-  const release = (): void => {
-    files.release(file);
-    if (file !== original) files.release(original);
-  };
+  const offered = settings.encodings.length > 0 && settings.encodings;
+  const { file, encoding, release } = representation(files, original, req.headers['accept-encoding'], offered);
   let info: ServedInfo;
   try {
-    // Inside the try: a variant lookup that throws (EMFILE) must not keep the original held.
-    const variant = settings.encodings.length > 0 ? precompressedVariant(files, original, req.headers['accept-encoding'], settings.encodings) : undefined;
-    file = variant?.file ?? original;
     // Koa starts every response at 404; a status the app did not set is not a custom page.
     if (!(ctx.response as { _explicitStatus?: boolean })._explicitStatus) res.statusCode = 200;
     const request: FileRequest = {
       file,
       typeFrom: original,
-      encoding: variant?.encoding,
+      encoding,
       varies: settings.encodings.length > 0,
       disposition: disposition(settings, original.path),
     };
