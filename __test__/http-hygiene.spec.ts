@@ -2,8 +2,8 @@
  * The HTTP doors when the app or the machine misbehaves, and across a deploy: an `onServed` that
  * throws, a descriptor shortage in the middle of a lookup, an `allowedPath` filter that throws, a
  * root that is a symlink repointed to a new release, the process-wide caches of `sendFile` under
- * many roots, and a found file released twice. Nothing may crash, no descriptor may stay held, and nothing stale (or
- * wrongly refused) may be answered.
+ * many roots, and a found file released twice. Nothing may crash, no descriptor may stay held,
+ * and nothing stale (or wrongly refused) may be answered.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
