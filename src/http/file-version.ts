@@ -15,8 +15,8 @@ import { native } from '../binding/load';
 
 export type PathKind = 'file' | 'directory' | 'other';
 
-/** The version `probe` last read: valid until the next call (one object, never reallocated). */
-interface FileVersion {
+/** The fields of a `stat` that tell one version of a file from another (an `fs.Stats` has them). */
+export interface FileVersion {
   dev: number;
   ino: number;
   size: number;
@@ -29,6 +29,7 @@ export interface ProbeFailure {
   code: string;
 }
 
+/** The version `probe` last read: valid until the next call (one object, never reallocated). */
 const current: FileVersion = { dev: 0, ino: 0, size: 0, mtimeMs: 0, ctimeMs: 0 };
 const fields = new Float64Array(8);
 const KINDS: readonly PathKind[] = ['other', 'file', 'directory', 'other'];
@@ -72,11 +73,10 @@ export function probe(path: string, expected: ReadonlySet<string>): PathKind | P
 
 /** Whether `stat` (an open file's `fstat()`) is the version the last `probe` read. */
 export function isProbedVersion(stat: fs.Stats): boolean {
-  return (
-    stat.ino === current.ino &&
-    stat.dev === current.dev &&
-    stat.size === current.size &&
-    stat.mtimeMs === current.mtimeMs &&
-    stat.ctimeMs === current.ctimeMs
-  );
+  return sameVersion(stat, current);
+}
+
+/** Whether two stats of a file are of the same version of it. */
+export function sameVersion(a: FileVersion, b: FileVersion): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }

@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 
 import { isInside } from './directory-entries';
-import { isProbedVersion, probe } from './file-version';
+import { isProbedVersion, probe, sameVersion } from './file-version';
 
 /** An open file, shared by the requests that serve it. */
 export interface OpenFile {
@@ -248,13 +248,9 @@ export function smallFileContent(file: OpenFile): Buffer | undefined {
   return file.content ?? undefined;
 }
 
-function sameVersion(a: fs.Stats, b: fs.Stats): boolean {
-  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
-}
-
 function classify(error: unknown): Lookup {
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (MISSING_CODES.has(code) || FORBIDDEN_CODES.has(code)) return classifyCode(code);
+  if (LOOKUP_CODES.has(code)) return classifyCode(code);
   throw error;
 }
 
