@@ -86,7 +86,9 @@ testUnless(noScript)('on a terminal, a progress bar', async (t) => {
   const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, COLUMNS: '100' }, stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const status = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': the last of the output (the summary line) may still be in the pipe when
+  // the process has exited (a CI run failed that way).
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
   const run = { status, stdout: output };
   t.is(run.status, 0, run.stdout);
   t.is(sha256(await received), sha256(payload));

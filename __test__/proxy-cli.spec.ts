@@ -30,7 +30,7 @@ interface Running {
   port: number;
   /** Everything the command printed so far. */
   output(): string;
-  /** Resolves with the exit code once it exits. */
+  /** Resolves with the exit code once it exits and its output is all read ('close', not 'exit'). */
   exited: Promise<number | null>;
 }
 
@@ -40,7 +40,7 @@ async function startProxy(to: string, ...extra: string[]): Promise<Running> {
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     const check = (): void => {
       const match = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
