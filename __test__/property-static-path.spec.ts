@@ -14,7 +14,7 @@ import test from 'ava';
 import fc from 'fast-check';
 
 import { createStaticServer } from '../src';
-import { parseRequestPath } from '../src/http/request-path';
+import { parseAppPath, parseRequestPath, underRoot } from '../src/http/request-path';
 import { tempDir } from './helpers/net';
 import { params, SEED } from './helpers/property';
 
@@ -109,4 +109,23 @@ test(`no request target reaches a file outside the root over HTTP (seed ${SEED})
   t.log(`statuses of the generated requests: ${JSON.stringify(statuses)}`);
   // The run reached the file lookup, not only the parsers in front of it.
   t.true((statuses['404'] ?? 0) + (statuses['200'] ?? 0) + (statuses['403'] ?? 0) > 0);
+});
+
+test(`an app path (sendFile with a root) parses as send's normalisation does, fast path or not (seed ${SEED})`, (t) => {
+  const piece = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom('a', 'b.txt', 'sub', 'é', 'a b', '%2e%2e', '?x', '#y', 'x.') },
+    { weight: 2, arbitrary: fc.constantFrom('.', '..', '...', '.hidden', '', '\\', '..\\', 'a\\.b') },
+    { weight: 1, arbitrary: fc.string({ maxLength: 4 }) },
+  );
+  const name = fc.tuple(fc.boolean(), fc.array(piece, { minLength: 1, maxLength: 6 }), fc.boolean()).map(
+    ([leading, parts, trailing]) => (leading ? '/' : '') + parts.join('/') + (trailing ? '/' : ''),
+  );
+  fc.assert(
+    fc.property(name, (text) => {
+      if (text.includes('\0')) return true;
+      t.deepEqual(parseAppPath(text, ROOT), underRoot(text), JSON.stringify(text));
+      return true;
+    }),
+    params(20_000),
+  );
 });

@@ -31,7 +31,8 @@ function load(): typeof Binding | null {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const binding = require('../../native/binding.js') as typeof Binding;
     // A stale local build from another version of the Rust side: refuse it rather than crash later.
-    if (typeof binding.startTransfer !== 'function' || typeof binding.CompletionChannel !== 'function' || typeof binding.nativeCapabilities !== 'function' || typeof binding.statVersion !== 'function') {
+    const expected = [binding.startTransfer, binding.CompletionChannel, binding.nativeCapabilities, binding.statVersion, binding.watchPath];
+    if (expected.some((exported) => typeof exported !== 'function')) {
       throw new Error('the loaded binary does not match this version of zerosend (rebuild it: npm run build:native)');
     }
     return binding;

@@ -1,6 +1,7 @@
 /**
- * What a path names right now, for the open-file cache's check on every lookup (open-files.ts):
- * its kind, and the fields that tell one version of a file from another.
+ * What a path names right now, for the open-file cache's check of a lookup (open-files.ts; a
+ * watched path skips it while path-watch.ts reports no change): its kind, and the fields that tell
+ * one version of a file from another.
  *
  * With the native binding, `statVersion` makes the same `stat(2)` call as `fs.statSync` and hands
  * back plain numbers, where `fs.statSync` also builds a `Stats` object with four `Date`s in it:

@@ -2,10 +2,13 @@
  * Finding and opening the file behind a path, with a small cache of open descriptors (like
  * nginx's `open_file_cache`).
  *
- * Every lookup costs one `stat()` of the path, cache or not: a hit is only used while the path
- * still names the same file (device, inode, size, mtime, ctime), so a file that was rewritten,
- * replaced (rename over it) or deleted is reopened or reported missing at once, never served
- * stale. What a hit saves is open + fstat + the symlink check + close, and the header strings.
+ * A hit is only used while the path still names the same file (device, inode, size, mtime,
+ * ctime), so a file that was rewritten, replaced (rename over it) or deleted is reopened or
+ * reported missing at once, never served stale. Checking that costs a `stat()` of the path — on
+ * every lookup, except for a file requested again whose path is watched (path-watch.ts): while no
+ * change event has touched it, the kernel has already said that nothing changed (and a `stat()`
+ * once a second covers what inotify cannot see). What a hit saves is open + fstat + the symlink
+ * check + close, and the header strings.
  *
  * The file system calls are synchronous, as nginx's are: on a local disk they cost microseconds,
  * far less than a round trip through libuv's thread pool.
@@ -17,6 +20,7 @@ import * as fs from 'node:fs';
 
 import { isInside } from './directory-entries';
 import { isProbedVersion, probe, sameVersion } from './file-version';
+import { canWatch, pathUnchanged, trustPath, UNWATCHED, unwatchPath, watchPath } from './path-watch';
 
 /** An open file, shared by the requests that serve it. */
 export interface OpenFile {
@@ -42,7 +46,25 @@ interface Entry extends OpenFile {
   cached: boolean;
   /** Used since the last idle sweep. */
   recent: boolean;
+  /** Its path's id in path-watch.ts, `UNWATCHED`, or `WATCH_WHEN_REUSED`. */
+  watch: number;
+  /** When a watched path's trust runs out (`performance.now()` ms). */
+  trustedUntil: number;
 }
+
+/**
+ * A watched path is checked with a `stat()` at least this often all the same, so that what
+ * inotify cannot report (writes through a shared `mmap()`, another host's changes on a network
+ * file system, a mount over a folder on the way) is seen within a second: one `stat()` per second
+ * per file being requested, where it was one per request.
+ */
+const TRUST_MS = 1000;
+
+/**
+ * A cached file whose path has no symlink in it: watched once it is requested again, so that a
+ * file served once costs no watches.
+ */
+const WATCH_WHEN_REUSED = -2;
 
 export type Lookup =
   | { kind: 'file'; file: OpenFile }
@@ -84,8 +106,28 @@ export class OpenFiles {
     private readonly confine: boolean,
   ) {}
 
-  /** Stats `fsPath`; for a regular file, returns it open. Every `file` result must be `release()`d. */
+  /**
+   * What `fsPath` names now (a `stat()`, unless its watch says nothing changed); a regular file is
+   * returned open. Every `file` result must be `release()`d.
+   */
   lookup(fsPath: string): Lookup {
+    let cached = this.entries.get(fsPath);
+    if (cached !== undefined && cached.watch >= 0) {
+      if (pathUnchanged(cached.watch)) {
+        // Past its time, trust is renewed by the stat below.
+        if (performance.now() < cached.trustedUntil) return this.hit(cached);
+      } else {
+        // Something touched the file or a name on its way. Whatever the stat below says, the path
+        // is opened afresh: a symlink may be on the way now (which a watch does not follow), or
+        // the bytes may have changed within one tick of the file system's clock (same size and
+        // times).
+        this.forget(fsPath);
+        cached = undefined;
+      }
+    }
+    // Watched before the stat below, so that a change after the stat leaves an event behind.
+    if (cached?.watch === WATCH_WHEN_REUSED) cached.watch = watchPath(fsPath);
+
     const kind = probe(fsPath, LOOKUP_CODES);
     if (kind !== 'file') {
       if (kind === 'directory') return DIRECTORY;
@@ -97,16 +139,23 @@ export class OpenFiles {
       return classifyCode(kind.code);
     }
 
-    const cached = this.entries.get(fsPath);
     if (cached !== undefined) {
       if (isProbedVersion(cached.stat)) {
-        cached.users += 1;
-        cached.recent = true;
-        return { kind: 'file', file: cached };
+        if (cached.watch >= 0) {
+          trustPath(cached.watch);
+          cached.trustedUntil = performance.now() + TRUST_MS;
+        }
+        return this.hit(cached);
       }
       this.forget(fsPath);
     }
     return this.open(fsPath);
+  }
+
+  private hit(entry: Entry): Lookup {
+    entry.users += 1;
+    entry.recent = true;
+    return { kind: 'file', file: entry };
   }
 
   /** The request is done with the file. */
@@ -136,21 +185,25 @@ export class OpenFiles {
       return classify(error);
     }
     let stat: fs.Stats;
+    let watch: number;
     try {
       stat = fs.fstatSync(fd);
       if (!stat.isFile()) {
         fs.closeSync(fd);
         return MISSING;
       }
-      if (this.confine && !this.inside(realPathOf(fd, fsPath))) {
+      const cache = this.max > 0;
+      const realPath = this.confine || (cache && canWatch) ? realPathOf(fd, fsPath) : undefined;
+      if (this.confine && !this.inside(realPath!)) {
         fs.closeSync(fd);
         return FORBIDDEN;
       }
+      watch = cache && canWatch && realPath === fsPath ? WATCH_WHEN_REUSED : UNWATCHED;
     } catch (error) {
       fs.closeSync(fd);
       return classify(error);
     }
-    const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: this.max > 0, recent: true };
+    const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: this.max > 0, recent: true, watch, trustedUntil: 0 };
     if (entry.cached) this.remember(entry);
     return { kind: 'file', file: entry };
   }
@@ -173,6 +226,8 @@ export class OpenFiles {
     if (entry === undefined) return;
     this.entries.delete(fsPath);
     entry.cached = false;
+    if (entry.watch >= 0) unwatchPath(entry.watch);
+    entry.watch = UNWATCHED;
     if (entry.users === 0) fs.close(entry.fd, () => {});
     if (this.entries.size === 0) this.stopSweeping();
   }
@@ -223,9 +278,9 @@ function realPathOf(fd: number, fsPath: string): string {
 export const SMALL_FILE_BYTES = 16 * 1024;
 
 /**
- * The bytes of a small file, read once per cached version (the cache revalidates the version with
- * a `stat()` on every lookup, so a changed file is reread, never served stale). A read during
- * which the file changed is thrown away: a writer in the middle would have torn it.
+ * The bytes of a small file, read once per cached version (the cache revalidates the version on
+ * every lookup, so a changed file is reread, never served stale). A read during which the file
+ * changed is thrown away: a writer in the middle would have torn it.
  */
 export function smallFileContent(file: OpenFile): Buffer | undefined {
   if (file.content !== undefined) return file.content ?? undefined;
@@ -259,8 +314,16 @@ function classifyCode(code: string): Lookup {
   return FORBIDDEN_CODES.has(code) ? { kind: 'forbidden', code } : { kind: 'missing', code };
 }
 
-/** The caches `sharedOpenFiles` hands out, by symlink rule then root, least recently used first. */
-const shared = { confined: new Map<string, OpenFiles>(), any: new Map<string, OpenFiles>() };
+/** The caches `sharedOpenFiles` hands out for one symlink rule: by root, least recently used first. */
+interface SharedCaches {
+  byRoot: Map<string, OpenFiles>;
+  /** The most recently used root: the last key of `byRoot`. */
+  newest: string | undefined;
+}
+const shared = {
+  confined: { byRoot: new Map(), newest: undefined } as SharedCaches,
+  any: { byRoot: new Map(), newest: undefined } as SharedCaches,
+};
 const SHARED_ROOTS = 64;
 
 /**
@@ -271,19 +334,22 @@ const SHARED_ROOTS = 64;
  */
 export function sharedOpenFiles(root: string, confine: boolean): OpenFiles {
   const caches = confine ? shared.confined : shared.any;
-  let files = caches.get(root);
+  // Most calls name the root the previous call named: it is already the most recently used.
+  if (root === caches.newest) return caches.byRoot.get(root)!;
+  let files = caches.byRoot.get(root);
   if (files !== undefined) {
     // Most recently used last, so the root evicted below is the least recently used one.
-    caches.delete(root);
-    caches.set(root, files);
+    caches.byRoot.delete(root);
+    caches.byRoot.set(root, files);
   } else {
     files = new OpenFiles(root, 256, 30_000, confine);
-    caches.set(root, files);
-    if (caches.size > SHARED_ROOTS) {
-      const [oldest, cache] = caches.entries().next().value as [string, OpenFiles];
-      caches.delete(oldest);
+    caches.byRoot.set(root, files);
+    if (caches.byRoot.size > SHARED_ROOTS) {
+      const [oldest, cache] = caches.byRoot.entries().next().value as [string, OpenFiles];
+      caches.byRoot.delete(oldest);
       cache.close();
     }
   }
+  caches.newest = root;
   return files;
 }

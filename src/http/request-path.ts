@@ -76,7 +76,7 @@ export function parseRequestPath(url: string | undefined, rules: UrlPathRules = 
  */
 export function parseAppPath(name: string, root: string | undefined): RequestPath | null {
   if (name.includes('\u0000')) return { ok: false, status: 400, reason: 'NUL in the path' };
-  if (root !== undefined) return underRoot(name);
+  if (root !== undefined) return plainAppPath(name) ?? underRoot(name);
   if (!path.isAbsolute(name)) return null;
   if (CLIMBS.test(name)) return { ok: false, status: 403, reason: 'a .. segment' };
   // The segments below the file system's root (`/`; on Windows a drive, `C:\\`, or a UNC share):
@@ -119,8 +119,35 @@ function plainPath(target: string): RequestPath | undefined {
   return { ok: true, segments, trailingSlash: target.charCodeAt(i - 1) === 0x2f, dotfile: false };
 }
 
-/** `send` with a root: normalise `./path`, refuse what climbs, the rest are segments under the root. */
-function underRoot(decoded: string): RequestPath {
+/**
+ * `underRoot`'s answer for the common app path, in one pass: `report.pdf`, `a/b.txt`, `/a/b/` —
+ * no empty segment, none starting with a dot, no `\\` — so nothing to normalise, nothing that
+ * climbs, no dotfile. Anything else is `undefined`: `underRoot` decides.
+ */
+function plainAppPath(name: string): RequestPath | undefined {
+  const segments: string[] = [];
+  // A leading `/` is the root's own (`sendFile('/a.txt', { root })` is `a.txt` under it).
+  let start = name.charCodeAt(0) === 0x2f /* / */ ? 1 : 0;
+  for (let i = start; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2f /* / */) {
+      if (i === start) return undefined; // `//`: an empty segment
+      segments.push(name.slice(start, i));
+      start = i + 1;
+    } else if (c === 0x5c /* \ */ || (c === 0x2e /* . */ && i === start)) {
+      return undefined;
+    }
+  }
+  if (start < name.length) segments.push(name.slice(start));
+  if (segments.length === 0) return undefined;
+  return { ok: true, segments, trailingSlash: start === name.length, dotfile: false };
+}
+
+/**
+ * `send` with a root: normalise `./path`, refuse what climbs, the rest are segments under the root.
+ * (Exported for the property test that checks `plainAppPath` against it.)
+ */
+export function underRoot(decoded: string): RequestPath {
   const normalized = path.posix.normalize(`./${decoded}`);
   if (CLIMBS.test(normalized)) return { ok: false, status: 403, reason: 'a path that climbs above the root' };
   const segments = normalized.split('/').filter((part) => part !== '' && part !== '.');

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { create as contentDisposition } from 'content-disposition';
 
 import { AbortError, codes, describe, invalidArgType, ZerosendError } from '../errors';
-import { endedEarly, planResponse, sendPlanned, type ServedInfo } from './file-response';
+import { endedEarly, planResponse, sendPlanned, type Plan, type ServedInfo } from './file-response';
 import { findFile } from './find-file';
 import { httpError, type HttpError } from './http-error';
 import { sharedOpenFiles, type OpenFiles } from './open-files';
@@ -83,7 +83,7 @@ export async function sendFile(req: IncomingMessage, res: ServerResponse, path: 
   const settings = parseSendFileOptions(optionsObject(options));
   if (settings.signal?.aborted) throw new AbortError(0, settings.signal.reason);
   const answer = answerWithFile(req, res, path, settings);
-  if (!(answer instanceof Promise)) throw answer;
+  if (answer instanceof Error) throw answer;
   const { status, bytes, method, error } = await answer;
   if (error !== undefined) throw bodyFailure(error, bytes, settings.signal);
   return { status, bytes, method };
@@ -111,10 +111,10 @@ export function parseSendFileOptions(o: Record<string, unknown>, defaults: Parti
 
 /**
  * The engine's single-file door: an `HttpError` when the file cannot be sent (nothing was written,
- * so the caller decides: reject, `callNotFound()`, throw to Koa), else the answer in flight. A
- * failed precondition or range (412/416) is answered here, as a response — unless
- * `refusalsAnswered` is false: then it comes back as an error too (Fastify's error handler
- * answers those of its serving route, and of `reply.sendFile()` alike).
+ * so the caller decides: reject, `callNotFound()`, throw to Koa), else what was sent — or, while a
+ * body is still on its way, a promise of it. A failed precondition or range (412/416) is answered
+ * here, as a response — unless `refusalsAnswered` is false: then it comes back as an error too
+ * (Fastify's error handler answers those of its serving route, and of `reply.sendFile()` alike).
  */
 export function answerWithFile(
   req: IncomingMessage,
@@ -122,7 +122,7 @@ export function answerWithFile(
   name: string,
   settings: OneFileSettings,
   refusalsAnswered = true,
-): HttpError | Promise<ServedInfo> {
+): HttpError | ServedInfo | Promise<ServedInfo> {
   const target = parseAppPath(name, settings.root);
   if (target === null) {
     throw new ZerosendError(codes.invalidArgValue, `The "path" argument must be absolute, or options.root must be given. ${describe(name)}`);
@@ -139,6 +139,8 @@ export function answerWithFile(
     files.release(file);
     return httpError(404, { code: 'ENOTDIR', path: fsPath });
   }
+  // Until the plan is carried out, an error gives the file back; after, `done` does.
+  let outcome: Refused | ServedInfo | Promise<ServedInfo>;
   try {
     if (res.headersSent) throw headersSent();
     const download = settings.download;
@@ -154,21 +156,24 @@ export function answerWithFile(
       },
       settings,
     );
-    if (plan.kind === 'refused') {
-      files.release(file);
-      if (!refusalsAnswered) return httpError(plan.status, undefined, plan.headers);
-      return Promise.resolve({ status: plan.status, bytes: sendError(req, res, plan.status, plan.headers), method: 'none', path: file.path });
-    }
-    return Promise.resolve(sendPlanned(req, res, plan, file, settings, settings.signal)).then((info) => {
-      if (endedEarly(info)) files.invalidate(file);
-      files.release(file);
-      return info;
-    });
+    outcome = plan.kind === 'refused' ? plan : sendPlanned(req, res, plan, file, settings, settings.signal);
   } catch (error) {
     files.release(file);
     throw error;
   }
+  const done = (info: ServedInfo): ServedInfo => {
+    if (endedEarly(info)) files.invalidate(file);
+    files.release(file);
+    return info;
+  };
+  if (outcome instanceof Promise) return outcome.then(done);
+  if (!('kind' in outcome)) return done(outcome);
+  files.release(file);
+  if (!refusalsAnswered) return httpError(outcome.status, undefined, outcome.headers);
+  return { status: outcome.status, bytes: sendError(req, res, outcome.status, outcome.headers), method: 'none', path: file.path };
 }
+
+type Refused = Extract<Plan, { kind: 'refused' }>;
 
 function filesFor(settings: OneFileSettings): OpenFiles {
   const confine = settings.root !== undefined && !settings.followSymlinks;

@@ -52,8 +52,10 @@ export interface ServeStaticOptions extends ResponseOptions {
   followSymlinks?: boolean;
   /**
    * A small cache of open descriptors and their stats (like nginx's `open_file_cache`): each hit is
-   * revalidated with one `stat()` of the path, so a changed, replaced or deleted file is never
-   * served stale. `{ max }` entries (default 256); `false` opens and closes the file per request.
+   * revalidated — with one `stat()` of the path, or, on Linux, by an inotify watch on the file and
+   * the folders on its way that reports no change (and a `stat()` at least once a second) — so a
+   * changed, replaced or deleted file is never served stale. `{ max }` entries (default 256);
+   * `false` opens and closes the file per request.
    */
   openFileCache?: false | { max?: number; idleMs?: number };
   /** Called once per request the middleware answered, e.g. for an access log. The answer is out

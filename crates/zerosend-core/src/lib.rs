@@ -15,6 +15,7 @@ mod fd;
 pub mod file_version;
 pub mod limits;
 mod method;
+pub mod path_watch;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pipe_pool;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -27,6 +28,7 @@ pub use driver::{drive, Outcome};
 pub use error::Failure;
 pub use file_version::{file_version, FileKind, FileVersion};
 pub use method::Method;
+pub use path_watch::PathWatch;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use pipe_pool::idle_count as idle_pipes;
 #[cfg(any(target_os = "linux", target_os = "android"))]

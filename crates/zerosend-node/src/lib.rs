@@ -12,6 +12,7 @@ mod capabilities;
 mod completions;
 mod file_version;
 mod outcome;
+mod path_watch;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod relay;
 mod transfer;

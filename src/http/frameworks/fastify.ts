@@ -267,15 +267,18 @@ function serveFound(request: FastifyRequest, reply: FastifyReply, settings: Plug
   const { file, encoding, release } = representation(files, original, request.headers['accept-encoding'], settings.precompressed);
   try {
     const answer = planAndSend(reply, settings, { file, typeFrom: original, encoding, varies: settings.precompressed }, settings.replySetHeaders);
-    if (!(answer instanceof Promise)) {
+    if (answer instanceof Error) {
       release();
       return void reply.send(answer);
     }
-    void answer.then((info) => {
+    const done = (info: ServedInfo): void => {
       if (endedEarly(info)) files.invalidate(file);
       release();
       logFailure(reply, info);
-    });
+    };
+    // A small file goes out from memory at once: no promise to wait for.
+    if (answer instanceof Promise) void answer.then(done);
+    else done(answer);
   } catch (error) {
     release();
     throw error;
@@ -284,14 +287,15 @@ function serveFound(request: FastifyRequest, reply: FastifyReply, settings: Plug
 
 /**
  * Moves what the app set with `reply.header()` onto the raw response, plans, and either hands a
- * refusal back (nothing written: Fastify's error handler answers it) or hijacks the reply and sends.
+ * refusal back (nothing written: Fastify's error handler answers it) or hijacks the reply and sends
+ * (what was sent, or a promise of it while the body is on its way).
  */
 function planAndSend(
   reply: FastifyReply,
   settings: ResponseSettings,
   request: Parameters<typeof planResponse>[2],
   replySetHeaders: ZerosendFastifyOptions['setHeaders'],
-): HttpError | Promise<ServedInfo> {
+): HttpError | ServedInfo | Promise<ServedInfo> {
   const res = reply.raw;
   moveReplyHeaders(reply, res);
   const withHooks = replySetHeaders ? { ...settings, setHeaders: replyHook(reply, replySetHeaders) } : settings;
@@ -301,7 +305,7 @@ function planAndSend(
     return httpError(plan.status, undefined, plan.headers);
   }
   reply.hijack();
-  return Promise.resolve(sendPlanned(reply.request.raw, res, plan, request.file, settings));
+  return sendPlanned(reply.request.raw, res, plan, request.file, settings);
 }
 
 function decorateReply(fastify: FastifyInstance, settings: PluginSettings): void {
@@ -347,9 +351,10 @@ function sendOne(
     if (candidate.root === undefined && !path.isAbsolute(filePath)) return notFound(reply);
     const oneFile = settings.replySetHeaders ? { ...candidate, setHeaders: replyHook(reply, settings.replySetHeaders) } : candidate;
     const answer = answerWithFile(reply.request.raw, reply.raw, filePath, oneFile, false);
-    if (answer instanceof Promise) {
+    if (!(answer instanceof Error)) {
       reply.hijack();
-      void answer.then((info) => logFailure(reply, info));
+      if (answer instanceof Promise) void answer.then((info) => logFailure(reply, info));
+      else logFailure(reply, answer);
       return reply;
     }
     if (answer.status === 404) {

@@ -1,0 +1,224 @@
+/**
+ * The open-file cache skips its per-request `stat()` for a file whose path is watched and trusted
+ * (src/http/path-watch.ts, crates/zerosend-core/src/path_watch.rs). Every way a file can change
+ * under a server must still be seen by the very next request after the change: each test below
+ * asks for the file three times first — the first request opens it, the second watches its path
+ * and trusts it, the third is answered without a `stat()` — then changes it and asks again.
+ *
+ * On the fallback (no binding) nothing is watched and every lookup stats: the same answers.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, linkSync, mkdirSync, renameSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+
+import { createStaticServer } from '../src';
+import { pathUnchanged, trustPath, UNWATCHED, unwatchPath, watchPath } from '../src/http/path-watch';
+import { nativeTest } from './helpers/native';
+import { delay, tempDir } from './helpers/net';
+import { testUnless } from './helpers/skip';
+import { curl, listen } from './helpers/static-site';
+
+interface Paths {
+  root: string;
+  docs: string;
+  page: string;
+  outside: string;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  headers: Record<string, string | undefined>;
+}
+
+/**
+ * A site with `root/docs/page.txt`, served. Once the page is trusted, each change runs, and the
+ * page is asked for after each (three times: the first answer tells what changed, the next two
+ * give the path time to be watched and trusted again), `waitMs` after the change. The first
+ * answer after each change, and the last answer before the changes (`before`).
+ */
+async function afterChanges(changes: ((paths: Paths) => void)[], waitMs = 0): Promise<{ answers: Answer[]; before: Answer }> {
+  const outside = tempDir('zs-watch-');
+  const root = join(outside, 'site');
+  const docs = join(root, 'docs');
+  const page = join(docs, 'page.txt');
+  mkdirSync(docs, { recursive: true });
+  writeFileSync(page, 'version one\n');
+  const { url, close } = await listen(createStaticServer(root));
+  const ask = async (): Promise<Answer> => {
+    const response = await curl(`${url}/docs/page.txt`);
+    return { status: response.status, body: response.body.toString(), headers: response.headers };
+  };
+  try {
+    let before: Answer | undefined;
+    for (let i = 0; i < 3; i++) {
+      before = await ask();
+      if (before.body !== 'version one\n') throw new Error(`request ${i + 1}: ${before.status} ${before.body}`);
+    }
+    const answers: Answer[] = [];
+    for (const change of changes) {
+      change({ root, docs, page, outside });
+      if (waitMs > 0) await delay(waitMs);
+      answers.push(await ask());
+      await ask();
+      await ask();
+    }
+    return { answers, before: before! };
+  } finally {
+    await close();
+  }
+}
+
+/** `afterChanges` with one change: the answer right after it, and `before`'s headers. */
+async function afterChange(change: (paths: Paths) => void): Promise<Answer & { before: Record<string, string | undefined> }> {
+  const { answers, before } = await afterChanges([change]);
+  return { ...answers[0]!, before: before.headers };
+}
+
+test('rewritten in place: the next request gets the new bytes', async (t) => {
+  const after = await afterChange(({ page }) => writeFileSync(page, 'version two, longer\n'));
+  t.is(after.body, 'version two, longer\n');
+});
+
+test('rewritten to the same size and touched: new bytes, new Last-Modified and ETag', async (t) => {
+  const after = await afterChange(({ page }) => {
+    writeFileSync(page, 'version TWO\n', { flag: 'r+' });
+    utimesSync(page, new Date(), new Date(Date.now() + 5000));
+  });
+  t.is(after.body, 'version TWO\n');
+  t.not(after.headers['last-modified'], after.before['last-modified']);
+  t.not(after.headers.etag, after.before.etag);
+});
+
+test('only touched: a new Last-Modified', async (t) => {
+  const after = await afterChange(({ page }) => utimesSync(page, new Date(), new Date(Date.now() + 5000)));
+  t.is(after.body, 'version one\n');
+  t.not(after.headers['last-modified'], after.before['last-modified']);
+});
+
+test('replaced by a rename over it (an atomic deploy of one file)', async (t) => {
+  const after = await afterChange(({ docs, page }) => {
+    writeFileSync(join(docs, 'page.txt.tmp'), 'replaced\n');
+    renameSync(join(docs, 'page.txt.tmp'), page);
+  });
+  t.is(after.body, 'replaced\n');
+});
+
+test('truncated', async (t) => {
+  const after = await afterChange(({ page }) => truncateSync(page, 3));
+  t.is(after.body, 'ver');
+});
+
+test('deleted: 404', async (t) => {
+  const after = await afterChange(({ page }) => unlinkSync(page));
+  t.is(after.status, 404);
+});
+
+test('its folder moved away and another put in its place', async (t) => {
+  const after = await afterChange(({ root, docs }) => {
+    renameSync(docs, join(root, 'docs.old'));
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'page.txt'), 'new folder\n');
+  });
+  t.is(after.body, 'new folder\n');
+});
+
+test('the served root itself swapped for a new release at the same path', async (t) => {
+  const after = await afterChange(({ root, outside }) => {
+    mkdirSync(join(outside, 'next', 'docs'), { recursive: true });
+    writeFileSync(join(outside, 'next', 'docs', 'page.txt'), 'next release\n');
+    renameSync(root, join(outside, 'previous'));
+    renameSync(join(outside, 'next'), root);
+  });
+  t.is(after.body, 'next release\n');
+});
+
+test('written through a hard link outside the root', async (t) => {
+  const after = await afterChange(({ page, outside }) => {
+    // Linking alone changes the file's ctime; the write that follows is what must be seen.
+    linkSync(page, join(outside, 'link.txt'));
+    writeFileSync(join(outside, 'link.txt'), 'through the link\n', { flag: 'r+' });
+  });
+  t.is(after.body, 'through the link\n');
+});
+
+test('a folder on the way replaced by a symlink to another folder inside the root', async (t) => {
+  const after = await afterChange(({ root, docs }) => {
+    mkdirSync(join(root, 'v2'));
+    writeFileSync(join(root, 'v2', 'page.txt'), 'through the symlink\n');
+    renameSync(docs, join(root, 'docs.old'));
+    symlinkSync(join(root, 'v2'), docs);
+  });
+  t.is(after.body, 'through the symlink\n');
+});
+
+test('a symlink put on the way to the same file, then a folder above its target swapped: the new file', async (t) => {
+  // After the first change the same file is served through the symlink, by names (`releases/a`)
+  // that no watch of the page's original path covers; the second changes what they lead to.
+  const { answers } = await afterChanges([
+    ({ root, docs }) => {
+      mkdirSync(join(root, 'releases', 'a'), { recursive: true });
+      renameSync(docs, join(root, 'releases', 'a', 'docs'));
+      symlinkSync(join(root, 'releases', 'a', 'docs'), docs);
+    },
+    ({ root }) => {
+      renameSync(join(root, 'releases', 'a'), join(root, 'releases', 'old'));
+      mkdirSync(join(root, 'releases', 'a', 'docs'), { recursive: true });
+      writeFileSync(join(root, 'releases', 'a', 'docs', 'page.txt'), 'version two\n');
+    },
+  ]);
+  t.deepEqual(
+    answers.map((answer) => answer.body),
+    ['version one\n', 'version two\n'],
+  );
+});
+
+const python = spawnSync('python3', ['--version']).error ? 'python3 is not installed (it writes through mmap here)' : null;
+
+testUnless(python)('written through a shared mmap (no inotify event): seen once the second of trust is over', async (t) => {
+  const { answers } = await afterChanges([({ page }) => execFileSync('python3', ['-c', MMAP_WRITE, page, 'VERSION ONE\n'])], 1100);
+  t.is(answers[0]!.body, 'VERSION ONE\n');
+});
+
+/** Rewrites a file's bytes in place through a shared mapping: `python3 -c MMAP_WRITE file text`. */
+const MMAP_WRITE = `
+import mmap, sys
+with open(sys.argv[1], 'r+b') as f:
+    m = mmap.mmap(f.fileno(), 0)
+    m[:] = sys.argv[2].encode()
+    m.flush()
+    m.close()
+`;
+
+const asRoot = process.getuid?.() === 0 ? 'running as root, which permissions do not stop' : null;
+
+testUnless(asRoot)('its folder made unreadable: 403', async (t) => {
+  let docsPath = '';
+  const after = await afterChange(({ docs }) => {
+    docsPath = docs;
+    chmodSync(docs, 0o000);
+  });
+  chmodSync(docsPath, 0o755);
+  t.is(after.status, 403);
+});
+
+nativeTest('a watched path is trusted only from a check after its watches, until a change touches it', (t) => {
+  const dir = tempDir('zs-watch-');
+  const file = join(dir, 'page.txt');
+  writeFileSync(file, 'one');
+  writeFileSync(join(dir, 'other.txt'), 'other');
+  const id = watchPath(file);
+  t.not(id, UNWATCHED);
+  t.false(pathUnchanged(id), 'untrusted until checked');
+  trustPath(id);
+  t.true(pathUnchanged(id));
+  writeFileSync(join(dir, 'other.txt'), 'another name in the same folder');
+  t.true(pathUnchanged(id), 'other names do not matter');
+  writeFileSync(file, 'two');
+  t.false(pathUnchanged(id));
+  unwatchPath(id);
+  t.false(pathUnchanged(id), 'an unwatched id is never trusted');
+  t.is(watchPath(join(dir, 'missing.txt')), UNWATCHED, 'a path that is not there is not watched');
+  t.is(watchPath('relative/page.txt'), UNWATCHED);
+});

@@ -1,0 +1,479 @@
+//! Knowing, without a `stat()`, that a path still names the file it named when it was last checked.
+//!
+//! The HTTP open-file cache checks every path it serves before it answers from a cached
+//! descriptor. A `stat()` per request does that, and on a small response it cost 15–20% of the
+//! server's CPU (README, *Against the node:http floor*). Here the kernel says when to check
+//! instead: an inotify watch on the file and on every directory from `/` down to it, and a path is
+//! *trusted* from a check made after its watches were in place until an event touches the file or
+//! one of the names the path goes through. Asking costs one `ioctl(FIONREAD)` on the inotify
+//! descriptor (0 bytes queued when nothing happened), with no path walk; the events are read only
+//! when there are some.
+//!
+//! Why this is as fresh as a `stat()` per request: the kernel queues an inotify event inside the
+//! system call that makes the change (`rename`, `write`, `truncate`, `unlink`, `chmod`, `utimes`),
+//! before that call returns. So a request that arrives after a change finds the change's event in
+//! the queue when it asks, and the caller checks again with a `stat()`.
+//!
+//! What inotify does not report, and where a trusted path could then be served as it was: writes
+//! through a shared `mmap()` of the file, changes made by another host on a network file system,
+//! and a file system mounted over one of the directories. The caller only asks for watches on
+//! paths with no symlink in them (a symlink's target is another set of names); the other cases are
+//! the caller's to document.
+//!
+//! Linux only; elsewhere [`PathWatch::new`] fails with `ENOSYS` and the caller checks with `stat()`.
+
+#[cfg(target_os = "linux")]
+pub use linux::PathWatch;
+
+#[cfg(not(target_os = "linux"))]
+pub use unsupported::PathWatch;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::collections::{HashMap, HashSet};
+    use std::ffi::{OsStr, OsString};
+    use std::os::fd::{AsFd, AsRawFd};
+    use std::path::{Component, Path, PathBuf};
+
+    use nix::errno::Errno;
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+
+    /// A directory on the way: anything that can change what one of its names leads to, and the
+    /// directory itself being moved, removed, or its permissions changed.
+    fn directory_events() -> AddWatchFlags {
+        AddWatchFlags::IN_ATTRIB
+            | AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MODIFY
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF
+            | AddWatchFlags::IN_ONLYDIR
+            | AddWatchFlags::IN_DONT_FOLLOW
+    }
+
+    /// The file itself: its bytes and its metadata, whichever of its names (hard links) changed
+    /// them.
+    fn file_events() -> AddWatchFlags {
+        AddWatchFlags::IN_ATTRIB
+            | AddWatchFlags::IN_MODIFY
+            | AddWatchFlags::IN_DELETE_SELF
+            | AddWatchFlags::IN_MOVE_SELF
+            | AddWatchFlags::IN_DONT_FOLLOW
+    }
+
+    /// One watched path: the watches it depends on, each with the name in that directory it goes
+    /// through (`None` for the file's own watch: every event on it counts).
+    struct Entry {
+        depends_on: Vec<(WatchDescriptor, Option<OsString>)>,
+        trusted: bool,
+        /// A watch it depends on was removed by the kernel (the file system went away): never
+        /// trusted again.
+        broken: bool,
+    }
+
+    /// Watches on files and directories, shared by the paths that go through them.
+    pub struct PathWatch {
+        inotify: Inotify,
+        /// Paths using each watch; a watch with none is removed.
+        users: HashMap<WatchDescriptor, HashSet<u32>>,
+        entries: HashMap<u32, Entry>,
+        next_id: u32,
+    }
+
+    impl PathWatch {
+        pub fn new() -> Result<Self, Errno> {
+            // Non-blocking: asking must never wait for an event.
+            let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+            Ok(Self {
+                inotify,
+                users: HashMap::new(),
+                entries: HashMap::new(),
+                next_id: 0,
+            })
+        }
+
+        /// Watches `path` (absolute, normalized, no symlink in it) and every directory above it.
+        /// The path starts untrusted: the caller checks it (a `stat()`) and then calls [`trust`],
+        /// so that a change made before the watches existed is seen by that check.
+        ///
+        /// [`trust`]: PathWatch::trust
+        pub fn watch(&mut self, path: &Path) -> Result<u32, Errno> {
+            let steps = steps_of(path)?;
+            let id = self.new_id();
+            let mut entry = Entry {
+                depends_on: Vec::with_capacity(steps.len()),
+                trusted: false,
+                broken: false,
+            };
+            for (watched, name) in steps {
+                let events = if name.is_some() {
+                    directory_events()
+                } else {
+                    file_events()
+                };
+                match self.inotify.add_watch(&watched, events) {
+                    Ok(wd) => {
+                        self.users.entry(wd).or_default().insert(id);
+                        entry.depends_on.push((wd, name));
+                    }
+                    Err(errno) => {
+                        // ENOENT/ENOTDIR: the path changed under us; ENOSPC: the user's watch
+                        // limit (fs.inotify.max_user_watches). Either way the caller keeps
+                        // checking with stat().
+                        self.release(id, &entry.depends_on);
+                        return Err(errno);
+                    }
+                }
+            }
+            self.entries.insert(id, entry);
+            Ok(id)
+        }
+
+        /// Whether `id`'s path is trusted after reading every event queued so far. An error
+        /// reading the queue is answered "no": the caller checks with `stat()`.
+        pub fn unchanged(&mut self, id: u32) -> bool {
+            if self.drain().is_err() {
+                self.distrust_all();
+                return false;
+            }
+            self.entries.get(&id).is_some_and(|entry| entry.trusted)
+        }
+
+        /// Trusts `id`'s path: the caller has just checked it. Events queued since the last
+        /// [`unchanged`] stay queued, so a change after that point still withdraws the trust.
+        /// Returns false for a path that can no longer be trusted (see [`Entry::broken`]).
+        ///
+        /// [`unchanged`]: PathWatch::unchanged
+        pub fn trust(&mut self, id: u32) -> bool {
+            match self.entries.get_mut(&id) {
+                Some(entry) if !entry.broken => {
+                    entry.trusted = true;
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        /// Stops watching `id`'s path; watches no other path uses are removed.
+        pub fn unwatch(&mut self, id: u32) {
+            if let Some(entry) = self.entries.remove(&id) {
+                self.release(id, &entry.depends_on);
+            }
+        }
+
+        /// How many paths are watched (for tests).
+        pub fn len(&self) -> usize {
+            self.entries.len()
+        }
+
+        pub fn is_empty(&self) -> bool {
+            self.entries.is_empty()
+        }
+
+        /// How many kernel watches the paths hold between them (for tests).
+        pub fn watch_count(&self) -> usize {
+            self.users.len()
+        }
+
+        fn new_id(&mut self) -> u32 {
+            // Ids go to JavaScript as non-negative i32s.
+            loop {
+                let id = self.next_id;
+                self.next_id = if id >= i32::MAX as u32 { 0 } else { id + 1 };
+                if !self.entries.contains_key(&id) {
+                    return id;
+                }
+            }
+        }
+
+        fn release(&mut self, id: u32, depends_on: &[(WatchDescriptor, Option<OsString>)]) {
+            for (wd, _) in depends_on {
+                let Some(users) = self.users.get_mut(wd) else {
+                    continue;
+                };
+                users.remove(&id);
+                if users.is_empty() {
+                    self.users.remove(wd);
+                    // EINVAL: the kernel already removed it (its IN_IGNORED is queued, and
+                    // ignored as a watch nobody uses).
+                    let _ = self.inotify.rm_watch(*wd);
+                }
+            }
+        }
+
+        /// Reads the queue until it is empty, withdrawing trust from the paths each event touches.
+        fn drain(&mut self) -> Result<(), Errno> {
+            // Asking how many bytes are queued costs a third of a read that finds none (a read
+            // puts itself on the queue's wait list and takes it off again): 0 is the common case.
+            if self.queued_bytes()? == 0 {
+                return Ok(());
+            }
+            loop {
+                match self.inotify.read_events() {
+                    Ok(events) => {
+                        for event in events {
+                            self.apply(event.wd, event.mask, event.name.as_deref());
+                        }
+                    }
+                    // Everything queued has been read.
+                    Err(Errno::EAGAIN) => return Ok(()),
+                    Err(Errno::EINTR) => continue,
+                    Err(errno) => return Err(errno),
+                }
+            }
+        }
+
+        fn queued_bytes(&self) -> Result<libc::c_int, Errno> {
+            let mut queued: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one int through the pointer; the descriptor is ours.
+            let result = unsafe {
+                libc::ioctl(
+                    self.inotify.as_fd().as_raw_fd(),
+                    libc::FIONREAD,
+                    &mut queued,
+                )
+            };
+            Errno::result(result).map(|_| queued)
+        }
+
+        fn apply(&mut self, wd: WatchDescriptor, mask: AddWatchFlags, name: Option<&OsStr>) {
+            if mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                // Events were lost: any path may have changed.
+                return self.distrust_all();
+            }
+            let Some(users) = self.users.get(&wd) else {
+                // A watch removed by `release`, whose last events were still queued.
+                return;
+            };
+            let gone = mask.contains(AddWatchFlags::IN_IGNORED);
+            for id in users {
+                let Some(entry) = self.entries.get_mut(id) else {
+                    continue;
+                };
+                // An event about the watched object itself, or about the one name this path goes
+                // through; the other names of a directory (a busy /tmp) do not matter to it.
+                let touches = name.is_none()
+                    || entry.depends_on.iter().any(|(w, through)| {
+                        *w == wd && through.as_deref().is_none_or(|n| Some(n) == name)
+                    });
+                if touches || gone {
+                    entry.trusted = false;
+                    entry.broken |= gone;
+                }
+            }
+            if gone {
+                self.users.remove(&wd);
+            }
+        }
+
+        fn distrust_all(&mut self) {
+            for entry in self.entries.values_mut() {
+                entry.trusted = false;
+            }
+        }
+    }
+
+    /// The watches a path needs: each directory from `/` with the name the path takes in it, then
+    /// the file itself (no name).
+    fn steps_of(path: &Path) -> Result<Vec<(PathBuf, Option<OsString>)>, Errno> {
+        let mut steps = Vec::new();
+        let mut directory = PathBuf::new();
+        for component in path.components() {
+            match component {
+                Component::RootDir => directory.push("/"),
+                Component::Normal(name) if directory.as_os_str().is_empty() => {
+                    // A relative path: what it names depends on the working directory.
+                    let _ = name;
+                    return Err(Errno::EINVAL);
+                }
+                Component::Normal(name) => {
+                    steps.push((directory.clone(), Some(name.to_os_string())));
+                    directory.push(name);
+                }
+                // `..` and `.` would make the names watched differ from the names walked.
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        if steps.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        steps.push((directory, None));
+        Ok(steps)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod unsupported {
+    use std::path::Path;
+
+    use nix::errno::Errno;
+
+    /// No inotify here: every path is checked with `stat()` by the caller.
+    pub struct PathWatch;
+
+    impl PathWatch {
+        pub fn new() -> Result<Self, Errno> {
+            Err(Errno::ENOSYS)
+        }
+        pub fn watch(&mut self, _path: &Path) -> Result<u32, Errno> {
+            Err(Errno::ENOSYS)
+        }
+        pub fn unchanged(&mut self, _id: u32) -> bool {
+            false
+        }
+        pub fn trust(&mut self, _id: u32) -> bool {
+            false
+        }
+        pub fn unwatch(&mut self, _id: u32) {}
+        pub fn len(&self) -> usize {
+            0
+        }
+        pub fn is_empty(&self) -> bool {
+            true
+        }
+        pub fn watch_count(&self) -> usize {
+            0
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    use super::PathWatch;
+
+    fn folder(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("zerosend-path-watch-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("site")).unwrap();
+        fs::write(dir.join("site/page.html"), b"one").unwrap();
+        fs::write(dir.join("site/other.html"), b"other").unwrap();
+        dir
+    }
+
+    /// A named way to change `site/page.html` or a folder on its way.
+    type Change<'a> = Box<dyn Fn() + 'a>;
+
+    /// A watched, trusted path to `site/page.html`.
+    fn trusted(watch: &mut PathWatch, dir: &std::path::Path) -> u32 {
+        let id = watch.watch(&dir.join("site/page.html")).unwrap();
+        assert!(!watch.unchanged(id), "a new path starts untrusted");
+        assert!(watch.trust(id));
+        assert!(watch.unchanged(id));
+        id
+    }
+
+    #[test]
+    fn a_change_to_the_file_or_a_name_on_its_way_withdraws_trust() {
+        let dir = folder("changes");
+        let mut watch = PathWatch::new().unwrap();
+        let changes: Vec<(&str, Change)> = vec![
+            (
+                "rewrite",
+                Box::new(|| fs::write(dir.join("site/page.html"), b"two").unwrap()),
+            ),
+            (
+                "chmod",
+                Box::new(|| {
+                    fs::set_permissions(
+                        dir.join("site/page.html"),
+                        fs::Permissions::from_mode(0o600),
+                    )
+                    .unwrap()
+                }),
+            ),
+            (
+                "rename over",
+                Box::new(|| {
+                    fs::write(dir.join("site/next.tmp"), b"three").unwrap();
+                    fs::rename(dir.join("site/next.tmp"), dir.join("site/page.html")).unwrap();
+                }),
+            ),
+            (
+                "folder moved away and back",
+                Box::new(|| {
+                    fs::rename(dir.join("site"), dir.join("old")).unwrap();
+                    fs::rename(dir.join("old"), dir.join("site")).unwrap();
+                }),
+            ),
+            // Another name of the same file, outside every folder watched for this path.
+            (
+                "write through a hard link",
+                Box::new(|| fs::write(dir.join("link"), b"four").unwrap()),
+            ),
+        ];
+        for (what, change) in &changes {
+            let _ = fs::remove_file(dir.join("link"));
+            fs::hard_link(dir.join("site/page.html"), dir.join("link")).unwrap();
+            let id = trusted(&mut watch, &dir);
+            change();
+            assert!(!watch.unchanged(id), "{what}");
+            watch.unwatch(id);
+        }
+        assert!(watch.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn other_names_in_the_same_folders_leave_trust_alone() {
+        let dir = folder("others");
+        let mut watch = PathWatch::new().unwrap();
+        let id = trusted(&mut watch, &dir);
+        fs::write(dir.join("site/other.html"), b"changed").unwrap();
+        fs::write(dir.join("site/new.html"), b"new").unwrap();
+        fs::remove_file(dir.join("site/new.html")).unwrap();
+        fs::write(dir.join("sibling"), b"x").unwrap();
+        assert!(watch.unchanged(id));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn removing_the_file_withdraws_trust_for_good_and_unwatching_frees_the_watches() {
+        let dir = folder("remove");
+        let mut watch = PathWatch::new().unwrap();
+        let id = trusted(&mut watch, &dir);
+        let shared = watch.watch(&dir.join("site/other.html")).unwrap();
+        fs::remove_file(dir.join("site/page.html")).unwrap();
+        assert!(!watch.unchanged(id));
+        watch.unwatch(id);
+        // The folder watches the two paths shared are still there for the other one.
+        assert!(watch.trust(shared));
+        assert!(watch.unchanged(shared));
+        watch.unwatch(shared);
+        assert!(watch.is_empty());
+        assert!(watch.watch_count() == 0, "every watch removed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn paths_that_cannot_be_watched_say_why() {
+        let dir = folder("refused");
+        let mut watch = PathWatch::new().unwrap();
+        assert_eq!(
+            watch
+                .watch(std::path::Path::new("relative/page.html"))
+                .err(),
+            Some(nix::errno::Errno::EINVAL)
+        );
+        assert_eq!(
+            watch.watch(&dir.join("site/../site/page.html")).err(),
+            Some(nix::errno::Errno::EINVAL)
+        );
+        assert_eq!(
+            watch.watch(&dir.join("site/missing.html")).err(),
+            Some(nix::errno::Errno::ENOENT)
+        );
+        assert!(watch.is_empty());
+        assert!(
+            watch.watch_count() == 0,
+            "a failed watch leaves no watch behind"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
