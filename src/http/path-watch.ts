@@ -38,7 +38,7 @@ export function pathUnchanged(id: number): boolean {
   return native!.pathUnchanged(id);
 }
 
-/** Trusts the path: it was checked by a `stat()` made after `pathUnchanged` said no. */
+/** Trusts the path: a `stat()` made after its watches were in place (and after any `pathUnchanged`) found it unchanged. */
 export function trustPath(id: number): void {
   native!.trustPath(id);
 }
