@@ -184,6 +184,7 @@ export class OpenFiles {
     } catch (error) {
       return classify(error);
     }
+    const cache = this.max > 0;
     let stat: fs.Stats;
     let watch: number;
     try {
@@ -192,7 +193,6 @@ export class OpenFiles {
         fs.closeSync(fd);
         return MISSING;
       }
-      const cache = this.max > 0;
       const realPath = this.confine || (cache && canWatch) ? realPathOf(fd, fsPath) : undefined;
       if (this.confine && !this.inside(realPath!)) {
         fs.closeSync(fd);
@@ -203,7 +203,7 @@ export class OpenFiles {
       fs.closeSync(fd);
       return classify(error);
     }
-    const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: this.max > 0, recent: true, watch, trustedUntil: 0 };
+    const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: cache, recent: true, watch, trustedUntil: 0 };
     if (entry.cached) this.remember(entry);
     return { kind: 'file', file: entry };
   }

@@ -163,11 +163,7 @@ mod linux {
             }
         }
 
-        /// How many paths are watched (for tests).
-        pub fn len(&self) -> usize {
-            self.entries.len()
-        }
-
+        /// Whether no path is watched (for tests).
         pub fn is_empty(&self) -> bool {
             self.entries.is_empty()
         }
@@ -283,10 +279,9 @@ mod linux {
         for component in path.components() {
             match component {
                 Component::RootDir => directory.push("/"),
-                Component::Normal(name) if directory.as_os_str().is_empty() => {
-                    // A relative path: what it names depends on the working directory.
-                    let _ = name;
-                    return Err(Errno::EINVAL);
+                // A relative path: what it names depends on the working directory.
+                Component::Normal(_) if directory.as_os_str().is_empty() => {
+                    return Err(Errno::EINVAL)
                 }
                 Component::Normal(name) => {
                     steps.push((directory.clone(), Some(name.to_os_string())));
@@ -327,9 +322,6 @@ mod unsupported {
             false
         }
         pub fn unwatch(&mut self, _id: u32) {}
-        pub fn len(&self) -> usize {
-            0
-        }
         pub fn is_empty(&self) -> bool {
             true
         }
