@@ -241,7 +241,8 @@ test('a directory: its index.html with or without the slash by default; redirect
   await withApp(
     (app) => app.register(zerosendFastify, { root: site.root, index: false }),
     async ({ url }) => {
-      t.is((await curl(`${url}/sub/`)).status, 404, 'index: false');
+      t.is((await curl(`${url}/sub/`)).status, 403, "index: false: send's 403 for a directory, as @fastify/static");
+      t.is((await curl(`${url}/sub`)).status, 404, 'index: false, without the slash: the not-found handler');
     },
   );
 });
@@ -1050,5 +1051,46 @@ test('the same requests answered side by side with @fastify/static: status, type
   } finally {
     await zerosend.close();
     await peer.close();
+  }
+});
+
+test('directories through reply.sendFile, reply.download and the route, side by side with @fastify/static: index, redirect, index: false, another index', async (t) => {
+  const paths = ['sub', 'sub/', 'noindex', 'noindex/', 'missing/', 'sub/a.txt/'];
+  const register = async (plugin: unknown, options: object): Promise<{ app: FastifyInstance; url: string }> => {
+    const app = Fastify({ forceCloseConnections: true });
+    await app.register(plugin as FastifyPluginAsync<object>, { root: site.root, prefix: '/s/', ...options });
+    app.get('/sf/a/b', (request, reply) => reply.sendFile((request.query as { p: string }).p));
+    app.get('/dl/a/b', (request, reply) => reply.download((request.query as { p: string }).p));
+    return { app, url: await app.listen({ port: 0, host: '127.0.0.1' }) };
+  };
+  const describe = (response: Awaited<ReturnType<typeof curl>>): Record<string, unknown> => ({
+    status: response.status,
+    location: response.headers.location,
+    // @fastify/static sets Content-Disposition before it knows what it answers (its 301s and 404s
+    // carry it too); only a file's answer is compared.
+    disposition: response.status < 300 ? response.headers['content-disposition'] : undefined,
+    body: response.status < 400 ? response.body.toString('base64') : undefined,
+  });
+  for (const options of [{}, { redirect: true }, { index: false }, { index: ['x.txt'] }]) {
+    const ours = await register(zerosendFastify, options);
+    const theirs = await register(fastifyStatic, options);
+    try {
+      const urls = [
+        ...paths.flatMap((p) => [`/sf/a/b?p=${encodeURIComponent(p)}`, `/dl/a/b?p=${encodeURIComponent(p)}`]),
+        ...paths.map((p) => `/s/${p}`),
+      ];
+      for (const path of urls) {
+        const [a, b] = await Promise.all([curl(`${ours.url}${path}`), curl(`${theirs.url}${path}`)]);
+        t.deepEqual(describe(a), describe(b), `${JSON.stringify(options)} ${path}`);
+      }
+      // The cases that decide: an index served without the slash, a redirect, send's 403.
+      const served = await curl(`${ours.url}/sf/a/b?p=sub`);
+      if (JSON.stringify(options) === '{}') t.true(served.body.equals(site.files['sub/index.html']!), 'the index, named without its slash');
+      if ('redirect' in options) t.is(served.headers.location, '/sf/a/b/?p=sub', 'the request URL with its slash, query kept');
+      if ('index' in options && options.index === false) t.is((await curl(`${ours.url}/sf/a/b?p=sub%2F`)).status, 403);
+    } finally {
+      await ours.app.close();
+      await theirs.app.close();
+    }
   }
 });

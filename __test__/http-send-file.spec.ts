@@ -311,6 +311,64 @@ test('Express: a route answers with sendFile, a miss goes to next(err) and Expre
   }
 });
 
+test("a directory named with its '/' answers with its index, as Express's res.sendFile (send) does; side by side with it", async (t) => {
+  // Each request names the path and the options (JSON) in its query; both apps answer an error
+  // with its status and code, so what send and sendFile decide can be compared.
+  const app = express();
+  const options = (req: express.Request): Record<string, unknown> => ({ root: site.root, ...(JSON.parse(String(req.query.o ?? '{}')) as object) });
+  const answerError = (res: express.Response) => (error: { status?: number; code?: string } | undefined) => {
+    if (error !== undefined && !res.headersSent) res.status(error.status ?? 404).send(`error ${error.code}`);
+  };
+  app.get('/express', (req, res) => res.sendFile(String(req.query.p), options(req), answerError(res)));
+  app.get('/zerosend', (req, res) => void sendFile(req, res, String(req.query.p), options(req)).catch(answerError(res)));
+  const { url, close } = await listen(http.createServer(app));
+  try {
+    const cases: Array<[string, object, number, string]> = [
+      ['sub/', {}, 200, 'sub/index.html'],
+      ['noindex/', { index: 'x.txt' }, 200, 'noindex/x.txt'],
+      ['noindex/', { index: ['missing.html', 'x.txt'] }, 200, 'noindex/x.txt'],
+      ['noindex/', {}, 404, 'error ENOENT'],
+      ['sub/', { index: false }, 404, 'error EISDIR'],
+      ['sub', {}, 404, 'error EISDIR'],
+      ['sub/a.txt/', {}, 404, 'error ENOTDIR'],
+    ];
+    for (const [path, caseOptions, status, expected] of cases) {
+      const query = `p=${encodeURIComponent(path)}&o=${encodeURIComponent(JSON.stringify(caseOptions))}`;
+      const [theirs, ours] = await Promise.all([curl(`${url}/express?${query}`), curl(`${url}/zerosend?${query}`)]);
+      const label = `${path} ${JSON.stringify(caseOptions)}`;
+      t.is(ours.status, status, label);
+      if (status === 200) {
+        t.true(ours.body.equals(site.files[expected]!), label);
+        t.is(ours.headers['content-type'], theirs.headers['content-type'], label);
+        t.is(ours.headers['content-length'], theirs.headers['content-length'], label);
+      } else {
+        t.is(ours.body.toString(), expected, label);
+      }
+      // Express answers a directory without its index with EISDIR and no status (its own 500 here).
+      if (expected !== 'error EISDIR') t.is(theirs.status, status, `${label}: as Express`);
+      t.is(theirs.body.toString(), ours.body.toString(), `${label}: the same file or error code as Express`);
+    }
+    const download = await curl(`${url}/zerosend?p=sub%2F&o=${encodeURIComponent(JSON.stringify({ download: true }))}`);
+    t.is(download.headers['content-disposition'], 'attachment; filename=sub', "named after the path asked for, as res.download('sub/') names it");
+    t.true(download.body.equals(site.files['sub/index.html']!));
+  } finally {
+    await close();
+  }
+});
+
+test('options.index: a bad value is ERR_INVALID_ARG_TYPE, before anything is written', async (t) => {
+  const { url, close, seen } = await server(() => ['sub/', { root: site.root, index: [42] as unknown as string[] }]);
+  try {
+    const response = await curl(`${url}/`);
+    t.is(response.status, 500);
+    const outcome = (await last(seen, 1)) as Extract<Seen, { error: unknown }>;
+    t.is(outcome.error.code, 'ERR_INVALID_ARG_TYPE');
+    t.false(outcome.headersSent);
+  } finally {
+    await close();
+  }
+});
+
 test('keep-alive: many answers on one connection stay exact, ranges and 304s between them', async (t) => {
   const { url, close } = await server(inRoot);
   try {

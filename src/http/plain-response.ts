@@ -77,7 +77,9 @@ export function directoryLocation(req: IncomingMessage): string {
   const end = original.search(/[?#]/);
   const pathPart = end === -1 ? original : original.slice(0, end);
   const search = end === -1 ? '' : original.slice(end).replace(/#.*$/, '');
-  return encodeUrl(collapseLeadingSlashes(`${pathPart}/`) + search);
+  // Already ending in `/` (reply.sendFile('dir') under such a URL): kept, as @fastify/static does.
+  const withSlash = pathPart.endsWith('/') ? pathPart : `${pathPart}/`;
+  return encodeUrl(collapseLeadingSlashes(withSlash) + search);
 }
 
 function endWithHtml(req: IncomingMessage, res: ServerResponse, body: string): number {

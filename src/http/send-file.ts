@@ -11,12 +11,12 @@ import { create as contentDisposition } from 'content-disposition';
 
 import { AbortError, codes, describe, invalidArgType, ZerosendError } from '../errors';
 import { endedEarly, planResponse, sendPlanned, type Plan, type ServedInfo } from './file-response';
-import { findFile } from './find-file';
+import { findFile, findIndex } from './find-file';
 import { httpError, type HttpError } from './http-error';
 import { sharedOpenFiles, type OpenFiles } from './open-files';
 import { sendError } from './plain-response';
 import { fileSystemRoot, fileUnder, parseAppPath } from './request-path';
-import { booleanOption, optionsObject, parseResponseOptions, type ResponseOptions, type ResponseSettings } from './response-options';
+import { booleanOption, optionsObject, parseResponseOptions, stringList, type ResponseOptions, type ResponseSettings } from './response-options';
 
 export interface SendFileOptions extends ResponseOptions {
   /**
@@ -36,6 +36,12 @@ export interface SendFileOptions extends ResponseOptions {
   headers?: Readonly<Record<string, string | number | readonly string[]>>;
   /** With `root`: follow symlinks that resolve outside it. Default false (403). */
   followSymlinks?: boolean;
+  /**
+   * For a `path` ending in `/` that names a directory: the index file(s) to answer with, the first
+   * that is a file (as send: `res.sendFile('docs/')` serves `docs/index.html`). Default
+   * `'index.html'`; `false` for none. A directory named without its `/` is a 404 (`EISDIR`).
+   */
+  index?: string | string[] | false;
   /** Aborting stops the body (the connection is closed) or, before it starts, rejects at once. */
   signal?: AbortSignal;
 }
@@ -56,6 +62,8 @@ export interface OneFileSettings extends ResponseSettings {
   contentType: string | undefined;
   headers: Record<string, OutgoingHttpHeader> | undefined;
   followSymlinks: boolean;
+  /** Index files for a directory named with its trailing `/`; empty for none. */
+  index: readonly string[];
   signal: AbortSignal | undefined;
 }
 
@@ -105,6 +113,7 @@ export function parseSendFileOptions(o: Record<string, unknown>, defaults: Parti
     contentType: o.contentType as string | undefined,
     headers: headers as Record<string, OutgoingHttpHeader> | undefined,
     followSymlinks: booleanOption(o, 'followSymlinks') ?? defaults.followSymlinks ?? false,
+    index: stringList(o, 'index', [...(defaults.index ?? DEFAULT_INDEX)]),
     signal: o.signal as AbortSignal | undefined,
   };
 }
@@ -133,12 +142,21 @@ export function answerWithFile(
   const fsPath = fileUnder(settings.root ?? fileSystemRoot(name), target.segments);
   const found = findFile(files, fsPath, NO_EXTENSIONS);
   if (found.kind === 'miss') return httpError(found.status, found.code === undefined ? undefined : { code: found.code, path: fsPath });
-  if (found.kind === 'directory') return httpError(404, { code: 'EISDIR', syscall: 'read', path: fsPath });
-  const { file } = found;
-  if (target.trailingSlash) {
-    files.release(file);
+  if (found.kind === 'directory' && !(target.trailingSlash && settings.index.length > 0)) {
+    // send's answer to a directory named without its `/`, or with no index to serve. The adapters
+    // read the code: @fastify/static's reply.sendFile redirects or tries the `/` form.
+    return httpError(404, { code: 'EISDIR', syscall: 'read', path: fsPath });
+  }
+  if (found.kind === 'file' && target.trailingSlash) {
+    files.release(found.file);
     return httpError(404, { code: 'ENOTDIR', path: fsPath });
   }
+  const indexed = found.kind === 'directory' ? findIndex(files, fsPath, settings.index) : found;
+  if (indexed.kind !== 'file') {
+    const miss = indexed.kind === 'miss' && indexed.code !== undefined ? { code: indexed.code, path: indexed.path } : undefined;
+    return httpError(indexed.kind === 'miss' ? indexed.status : 404, miss);
+  }
+  const { file } = indexed;
   // Until the plan is carried out, an error gives the file back; after, `done` does.
   let outcome: Refused | ServedInfo | Promise<ServedInfo>;
   try {
@@ -175,6 +193,7 @@ export function answerWithFile(
 
 type Refused = Extract<Plan, { kind: 'refused' }>;
 
+
 function filesFor(settings: OneFileSettings): OpenFiles {
   const confine = settings.root !== undefined && !settings.followSymlinks;
   return sharedOpenFiles(settings.root ?? '/', confine);
@@ -205,6 +224,8 @@ export function bodyFailure(code: string, bytes: number, signal: AbortSignal | u
 }
 
 const NO_EXTENSIONS: readonly string[] = [];
+/** send's default index. */
+const DEFAULT_INDEX: readonly string[] = ['index.html'];
 
 /** Absolute roots, as `path.resolve` gives them: an app passes the same few on every call. */
 const resolvedRoots = new Map<string, string>();

@@ -102,7 +102,7 @@ interface PluginSettings extends ResponseSettings {
 }
 
 /** The plugin options a `reply.sendFile()` call inherits; its own options win over them. */
-const SEND_FILE_OPTIONS = ['dotfiles', 'etag', 'lastModified', 'maxAge', 'maxage', 'immutable', 'cacheControl', 'acceptRanges', 'method', 'followSymlinks'];
+const SEND_FILE_OPTIONS = ['dotfiles', 'etag', 'lastModified', 'maxAge', 'maxage', 'immutable', 'cacheControl', 'acceptRanges', 'method', 'followSymlinks', 'index'];
 
 function zerosendFastify(fastify: FastifyInstance, options: ZerosendFastifyOptions, done: (error?: Error) => void): void {
   // A callback plugin that throws is not caught by Fastify's loader (avvio): the exception would end
@@ -195,6 +195,7 @@ function resolvePluginSettings(options: ZerosendFastifyOptions): PluginSettings 
       contentType: undefined,
       headers: undefined,
       followSymlinks: booleanOption(o, 'followSymlinks') ?? false,
+      index: stringList(o, 'index', ['index.html']),
       signal: undefined,
     })),
     sendFileOptions: definedOptions(o, SEND_FILE_OPTIONS),
@@ -227,6 +228,8 @@ function serveUrl(request: FastifyRequest, reply: FastifyReply, settings: Plugin
     }
     if (found.kind === 'directory') {
       if (!target.trailingSlash && settings.redirect) return void reply.redirect(directoryLocation(request.raw), 301);
+      // With its `/` and no index to look for: send's 403, which @fastify/static passes on.
+      if (target.trailingSlash && settings.index.length === 0) return void reply.send(httpError(403));
       const index = findIndex(served[i]!, fsPath, settings.index);
       if (index.kind === 'miss' && index.status === 404) continue;
       if (!allowedFinal(request, settings, served[i]!, root, pathName, index)) return void reply.callNotFound();
@@ -350,7 +353,15 @@ function sendOne(
     const candidate = candidates[i]!;
     if (candidate.root === undefined && !path.isAbsolute(filePath)) return notFound(reply);
     const oneFile = settings.replySetHeaders ? { ...candidate, setHeaders: replyHook(reply, settings.replySetHeaders) } : candidate;
-    const answer = answerWithFile(reply.request.raw, reply.raw, filePath, oneFile, false);
+    let answer = answerWithFile(reply.request.raw, reply.raw, filePath, oneFile, false);
+    if (answer instanceof Error && answer.code === 'EISDIR') {
+      // A directory, as @fastify/static answers it: named without its `/`, a redirect to the
+      // request's URL with one (`redirect: true`) or else its index, as if named with it; named
+      // with its `/` but no index to look for, send's 403.
+      if (filePath.endsWith('/')) answer = httpError(403);
+      else if (settings.redirect) return reply.redirect(directoryLocation(reply.request.raw), 301);
+      else answer = answerWithFile(reply.request.raw, reply.raw, `${filePath}/`, oneFile, false);
+    }
     if (!(answer instanceof Error)) {
       reply.hijack();
       if (answer instanceof Promise) void answer.then((info) => logFailure(reply, info));
