@@ -1058,7 +1058,7 @@ test('directories through reply.sendFile, reply.download and the route, side by 
   const paths = ['sub', 'sub/', 'noindex', 'noindex/', 'missing/', 'sub/a.txt/'];
   const register = async (plugin: unknown, options: object): Promise<{ app: FastifyInstance; url: string }> => {
     const app = Fastify({ forceCloseConnections: true });
-    await app.register(plugin as FastifyPluginAsync<object>, { root: site.root, prefix: '/s/', ...options });
+    await app.register(plugin as FastifyPluginAsync<Record<string, unknown>>, { root: site.root, prefix: '/s/', ...options });
     app.get('/sf/a/b', (request, reply) => reply.sendFile((request.query as { p: string }).p));
     app.get('/dl/a/b', (request, reply) => reply.download((request.query as { p: string }).p));
     return { app, url: await app.listen({ port: 0, host: '127.0.0.1' }) };
