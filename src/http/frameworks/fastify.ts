@@ -14,7 +14,7 @@
  * fastify.register(require('zerosend/fastify'), { root: path.join(__dirname, 'public'), prefix: '/public/' })
  * fastify.get('/report', (req, reply) => reply.download('report.pdf'))
  */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 import * as path from 'node:path';
 
 import type { FastifyError, FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
@@ -415,12 +415,33 @@ function notFound(reply: FastifyReply): FastifyReply {
 
 /** Headers set with `reply.header()` live on the reply until Fastify sends; we send without it. */
 function moveReplyHeaders(reply: FastifyReply, res: ServerResponse): void {
-  const headers = reply.getHeaders();
+  const headers = replyOwnHeaders(reply) ?? reply.getHeaders();
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined) res.setHeader(name, value);
+    if (value !== undefined) res.setHeader(name, value as OutgoingHttpHeader);
   }
 }
+
+/** Fastify's key for the headers a reply holds itself (`Symbol('fastify.reply.headers')`), once found. */
+let replyHeadersKey: symbol | undefined;
+
+/**
+ * The headers set on the reply itself, without those already on the raw response. `getHeaders()`
+ * gives both, in two new objects, on every request (~0.7 µs here, 2% of a 4 KiB answer), and
+ * copying the raw response's headers onto itself changes nothing. Fastify does not export its key:
+ * it is found by its description, once per Fastify copy; `undefined` (then `getHeaders()`) if a
+ * Fastify version keeps the headers elsewhere.
+ */
+function replyOwnHeaders(reply: FastifyReply): Record<string, unknown> | undefined {
+  const record = reply as unknown as Record<symbol, unknown>;
+  if (replyHeadersKey === undefined || !isHeaderRecord(record[replyHeadersKey])) {
+    replyHeadersKey = Object.getOwnPropertySymbols(reply).find((key) => key.description === 'fastify.reply.headers');
+    if (replyHeadersKey === undefined || !isHeaderRecord(record[replyHeadersKey])) return undefined;
+  }
+  return record[replyHeadersKey] as Record<string, unknown>;
+}
+
+const isHeaderRecord = (value: unknown): boolean => typeof value === 'object' && value !== null;
 
 /** The serving route's URL before its `*`. */
 function literalPrefix(request: FastifyRequest): string {
