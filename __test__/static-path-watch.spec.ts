@@ -6,6 +6,7 @@
  * and trusts it, the third is answered without a `stat()` — then changes it and asks again.
  *
  * On the fallback (no binding) nothing is watched and every lookup stats: the same answers.
+ * Paths through symlinks (a `current -> releases/N` root) are watched too, the links included.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, renameSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -174,6 +175,67 @@ test('a symlink put on the way to the same file, then a folder above its target 
   );
 });
 
+/**
+ * A deploy's layout: `outside/releases/{1,2}/docs/page.txt` and the served root
+ * `outside/current -> releases/1` (relative, as `ln -s` makes it). The page is asked for three
+ * times (trusted on the third), then each change runs and the next answer is kept.
+ */
+async function releasesAfterChanges(changes: ((outside: string) => void)[]): Promise<string[]> {
+  const outside = tempDir('zs-watch-releases-');
+  for (const release of ['1', '2']) {
+    mkdirSync(join(outside, 'releases', release, 'docs'), { recursive: true });
+    writeFileSync(join(outside, 'releases', release, 'docs', 'page.txt'), `release ${release}\n`);
+  }
+  symlinkSync('releases/1', join(outside, 'current'));
+  const { url, close } = await listen(createStaticServer(join(outside, 'current')));
+  const ask = async (): Promise<string> => {
+    const response = await curl(`${url}/docs/page.txt`);
+    return response.status === 200 ? response.body.toString() : String(response.status);
+  };
+  try {
+    for (let i = 0; i < 3; i++) if ((await ask()) !== 'release 1\n') throw new Error(`request ${i + 1}`);
+    const answers: string[] = [];
+    for (const change of changes) {
+      change(outside);
+      answers.push(await ask());
+      await ask();
+      await ask();
+    }
+    return answers;
+  } finally {
+    await close();
+  }
+}
+
+/** `ln -sfn TARGET outside/current`: a new link renamed over the old one, atomically. */
+const pointCurrentAt = (outside: string, target: string): void => {
+  symlinkSync(target, join(outside, 'current.tmp'));
+  renameSync(join(outside, 'current.tmp'), join(outside, 'current'));
+};
+
+test('a symlinked root (current -> releases/1) swapped to another release and back (ln -sfn): each next answer is the release it points to', async (t) => {
+  const answers = await releasesAfterChanges([
+    (outside) => pointCurrentAt(outside, 'releases/2'),
+    (outside) => pointCurrentAt(outside, 'releases/1'),
+    (outside) => pointCurrentAt(outside, join(outside, 'releases', '2')),
+  ]);
+  t.deepEqual(answers, ['release 2\n', 'release 1\n', 'release 2\n']);
+});
+
+test('a symlinked root: the release it points to changed under it; a release it does not point to left alone; a link out of it refused at once', async (t) => {
+  const answers = await releasesAfterChanges([
+    (outside) => writeFileSync(join(outside, 'releases', '2', 'docs', 'page.txt'), 'release 2, changed\n'),
+    (outside) => writeFileSync(join(outside, 'releases', '1', 'docs', 'page.txt'), 'release 1, rewritten\n'),
+    // The served root is really releases/1: a folder in it turned into a link to releases/2 leads
+    // out of the root, and the very next request is refused (the file is opened and checked again).
+    (outside) => {
+      renameSync(join(outside, 'releases', '1', 'docs'), join(outside, 'releases', '1', 'docs.old'));
+      symlinkSync('../2/docs', join(outside, 'releases', '1', 'docs'));
+    },
+  ]);
+  t.deepEqual(answers, ['release 1\n', 'release 1, rewritten\n', '403']);
+});
+
 const python = spawnSync('python3', ['--version']).error ? 'python3 is not installed (it writes through mmap here)' : null;
 
 testUnless(python)('written through a shared mmap (no inotify event): seen once the second of trust is over', async (t) => {
@@ -221,4 +283,24 @@ nativeTest('a watched path is trusted only from a check after its watches, until
   t.false(pathUnchanged(id), 'an unwatched id is never trusted');
   t.is(watchPath(join(dir, 'missing.txt')), UNWATCHED, 'a path that is not there is not watched');
   t.is(watchPath('relative/page.txt'), UNWATCHED);
+});
+
+nativeTest('a path through a symlink is watched, and swapping the link withdraws the trust', (t) => {
+  const dir = tempDir('zs-watch-');
+  mkdirSync(join(dir, 'a'));
+  mkdirSync(join(dir, 'b'));
+  writeFileSync(join(dir, 'a', 'page.txt'), 'a');
+  writeFileSync(join(dir, 'b', 'page.txt'), 'b');
+  symlinkSync('a', join(dir, 'current'));
+  const id = watchPath(join(dir, 'current', 'page.txt'));
+  t.not(id, UNWATCHED);
+  trustPath(id);
+  t.true(pathUnchanged(id));
+  writeFileSync(join(dir, 'b', 'page.txt'), 'b2');
+  t.true(pathUnchanged(id), 'a folder the link does not lead to');
+  pointCurrentAt(dir, 'b');
+  t.false(pathUnchanged(id));
+  unwatchPath(id);
+  symlinkSync('loop', join(dir, 'loop'));
+  t.is(watchPath(join(dir, 'loop', 'page.txt')), UNWATCHED, 'a symlink loop (ELOOP) is not watched');
 });

@@ -60,10 +60,7 @@ interface Entry extends OpenFile {
  */
 const TRUST_MS = 1000;
 
-/**
- * A cached file whose path has no symlink in it: watched once it is requested again, so that a
- * file served once costs no watches.
- */
+/** A cached file: watched once it is requested again, so that a file served once costs no watches. */
 const WATCH_WHEN_REUSED = -2;
 
 export type Lookup =
@@ -118,9 +115,9 @@ export class OpenFiles {
         if (performance.now() < cached.trustedUntil) return this.hit(cached);
       } else {
         // Something touched the file or a name on its way. Whatever the stat below says, the path
-        // is opened afresh: a symlink may be on the way now (which a watch does not follow), or
-        // the bytes may have changed within one tick of the file system's clock (same size and
-        // times).
+        // is opened afresh: a symlink on the way may lead elsewhere now (out of the root, even:
+        // the open checks again), or the bytes may have changed within one tick of the file
+        // system's clock (same size and times).
         this.forget(fsPath);
         cached = undefined;
       }
@@ -193,12 +190,13 @@ export class OpenFiles {
         fs.closeSync(fd);
         return MISSING;
       }
-      const realPath = this.confine || (cache && canWatch) ? realPathOf(fd, fsPath) : undefined;
-      if (this.confine && !this.inside(realPath!)) {
+      if (this.confine && !this.inside(realPathOf(fd, fsPath))) {
         fs.closeSync(fd);
         return FORBIDDEN;
       }
-      watch = cache && canWatch && realPath === fsPath ? WATCH_WHEN_REUSED : UNWATCHED;
+      // Symlinks on the way are watched too; while the path stays trusted, none of them changed
+      // since it was checked, so the confinement above still holds.
+      watch = cache && canWatch ? WATCH_WHEN_REUSED : UNWATCHED;
     } catch (error) {
       fs.closeSync(fd);
       return classify(error);

@@ -11,8 +11,9 @@
  * `ioctl(FIONREAD)` on the inotify descriptor, no path walk: 0.6–0.8 µs a call from JavaScript
  * against 2.0–2.6 µs for the `stat()` it replaces (README, *Against the node:http floor*).
  *
- * Only paths with no symlink in them are watched (a symlink's target is another set of names), and
- * only on Linux with the binding; every other path is checked with `stat()` on every request.
+ * Symlinks on the way are followed as the kernel follows them, and the names they go through are
+ * watched as well, so swapping a `current -> releases/N` link withdraws the trust like any rename.
+ * Only on Linux with the binding; elsewhere every path is checked with `stat()` on every request.
  * inotify does not see writes through a shared `mmap()`, changes made by another host on a network
  * file system, or a mount over a folder on the way; for those, the cache still checks a trusted
  * path with a `stat()` once a second (open-files.ts, `TRUST_MS`).
@@ -25,7 +26,7 @@ export const UNWATCHED = -1;
 /** Whether paths can be watched in this process at all. */
 export const canWatch = native !== null && process.platform === 'linux';
 
-/** Starts watching `path` (absolute, normalized, no symlink in it): its id, or `UNWATCHED`. */
+/** Starts watching `path` (absolute, normalized): its id, or `UNWATCHED`. */
 export function watchPath(path: string): number {
   if (native === null) return UNWATCHED;
   const id = native.watchPath(path);

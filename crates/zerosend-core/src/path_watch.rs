@@ -16,9 +16,9 @@
 //!
 //! What inotify does not report, and where a trusted path could then be served as it was: writes
 //! through a shared `mmap()` of the file, changes made by another host on a network file system,
-//! and a file system mounted over one of the directories. The caller only asks for watches on
-//! paths with no symlink in them (a symlink's target is another set of names); the other cases are
-//! the caller's to document.
+//! and a file system mounted over one of the directories: the caller's to document. Symlinks on the
+//! way are followed as the kernel follows them, and the names they go through are watched too, so
+//! a deploy that swaps a `current -> releases/N` link is seen like any other rename.
 //!
 //! Linux only; elsewhere [`PathWatch::new`] fails with `ENOSYS` and the caller checks with `stat()`.
 
@@ -30,13 +30,15 @@ pub use unsupported::PathWatch;
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::collections::{HashMap, HashSet};
+    use std::collections::{HashMap, HashSet, VecDeque};
     use std::ffi::{OsStr, OsString};
     use std::os::fd::{AsFd, AsRawFd};
     use std::path::{Component, Path, PathBuf};
 
     use nix::errno::Errno;
+    use nix::fcntl::readlink;
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+    use nix::sys::stat::{lstat, SFlag};
 
     /// A directory on the way: anything that can change what one of its names leads to, and the
     /// directory itself being moved, removed, or its permissions changed.
@@ -94,41 +96,106 @@ mod linux {
             })
         }
 
-        /// Watches `path` (absolute, normalized, no symlink in it) and every directory above it.
-        /// The path starts untrusted: the caller checks it (a `stat()`) and then calls [`trust`],
-        /// so that a change made before the watches existed is seen by that check.
+        /// Watches `path` (absolute and normalized) as the kernel resolves it: every directory
+        /// from `/` down, symlinks followed (each link's directory too, and the names in its
+        /// target), and the file it leads to. The path starts untrusted: the caller checks it (a
+        /// `stat()`) and then calls [`trust`], so that a change made before the watches existed is
+        /// seen by that check.
         ///
         /// [`trust`]: PathWatch::trust
         pub fn watch(&mut self, path: &Path) -> Result<u32, Errno> {
-            let steps = steps_of(path)?;
+            let names = names_of(path)?;
             let id = self.new_id();
             let mut entry = Entry {
-                depends_on: Vec::with_capacity(steps.len()),
+                depends_on: Vec::new(),
                 trusted: false,
                 broken: false,
             };
-            for (watched, name) in steps {
-                let events = if name.is_some() {
-                    directory_events()
-                } else {
-                    file_events()
-                };
-                match self.inotify.add_watch(&watched, events) {
-                    Ok(wd) => {
-                        self.users.entry(wd).or_default().insert(id);
-                        entry.depends_on.push((wd, name));
-                    }
-                    Err(errno) => {
-                        // ENOENT/ENOTDIR: the path changed under us; ENOSPC: the user's watch
-                        // limit (fs.inotify.max_user_watches). Either way the caller keeps
-                        // checking with stat().
-                        self.release(id, &entry.depends_on);
-                        return Err(errno);
-                    }
-                }
+            if let Err(errno) = self.watch_resolution(id, names, &mut entry.depends_on) {
+                // ENOENT/ENOTDIR: the path changed under us; ENOSPC: the user's watch limit
+                // (fs.inotify.max_user_watches); ELOOP: a symlink loop. Either way the caller
+                // keeps checking with stat().
+                self.release(id, &entry.depends_on);
+                return Err(errno);
             }
             self.entries.insert(id, entry);
             Ok(id)
+        }
+
+        /// Resolves `names` from `/` one name at a time, as path lookup does: each directory is
+        /// watched *before* the name taken in it is read (`lstat`, and `readlink` for a symlink),
+        /// so a change to that name after the read leaves an event, whichever link a deploy
+        /// swaps (`ln -sfn releases/2 current`). The directories walked are real ones (no
+        /// symlink in their path), so `..` in a link's target is their parent, as the kernel
+        /// takes it.
+        fn watch_resolution(
+            &mut self,
+            id: u32,
+            names: Vec<OsString>,
+            depends_on: &mut Vec<(WatchDescriptor, Option<OsString>)>,
+        ) -> Result<(), Errno> {
+            let mut directory = PathBuf::from("/");
+            let mut pending = VecDeque::from(names);
+            let mut links = 0;
+            while let Some(name) = pending.pop_front() {
+                if name == "." {
+                    continue;
+                }
+                if name == ".." {
+                    directory.pop();
+                    continue;
+                }
+                self.add(
+                    id,
+                    &directory,
+                    directory_events(),
+                    Some(name.clone()),
+                    depends_on,
+                )?;
+                let next = directory.join(&name);
+                match SFlag::from_bits_truncate(lstat(&next)?.st_mode) & SFlag::S_IFMT {
+                    SFlag::S_IFLNK => {
+                        links += 1;
+                        if links > MAX_SYMLINKS {
+                            return Err(Errno::ELOOP);
+                        }
+                        let target = PathBuf::from(readlink(&next)?);
+                        if target.is_absolute() {
+                            directory = PathBuf::from("/");
+                        }
+                        for component in target.components().rev() {
+                            match component {
+                                Component::Normal(name) => pending.push_front(name.to_os_string()),
+                                Component::ParentDir => pending.push_front("..".into()),
+                                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+                            }
+                        }
+                    }
+                    SFlag::S_IFDIR => directory = next,
+                    SFlag::S_IFREG if pending.is_empty() => {
+                        return self.add(id, &next, file_events(), None, depends_on);
+                    }
+                    _ if pending.is_empty() => return Err(Errno::EINVAL),
+                    _ => return Err(Errno::ENOTDIR),
+                }
+            }
+            // The path names a directory.
+            Err(Errno::EISDIR)
+        }
+
+        /// One watch for `id`, recorded with the name it is watched for (`None`: every event).
+        fn add(
+            &mut self,
+            id: u32,
+            watched: &Path,
+            events: AddWatchFlags,
+            name: Option<OsString>,
+            depends_on: &mut Vec<(WatchDescriptor, Option<OsString>)>,
+        ) -> Result<(), Errno> {
+            let wd = self.inotify.add_watch(watched, events)?;
+            self.users.entry(wd).or_default().insert(id);
+            depends_on.push((wd, name));
+            Ok(())
         }
 
         /// Whether `id`'s path is trusted after reading every event queued so far. An error
@@ -271,31 +338,27 @@ mod linux {
         }
     }
 
-    /// The watches a path needs: each directory from `/` with the name the path takes in it, then
-    /// the file itself (no name).
-    fn steps_of(path: &Path) -> Result<Vec<(PathBuf, Option<OsString>)>, Errno> {
-        let mut steps = Vec::new();
-        let mut directory = PathBuf::new();
+    /// Symlinks followed in one path before giving up, as the kernel's limit (`ELOOP`).
+    const MAX_SYMLINKS: usize = 40;
+
+    /// The names of an absolute, normalized path, from `/` down.
+    fn names_of(path: &Path) -> Result<Vec<OsString>, Errno> {
+        let mut names = Vec::new();
+        let mut absolute = false;
         for component in path.components() {
             match component {
-                Component::RootDir => directory.push("/"),
+                Component::RootDir => absolute = true,
                 // A relative path: what it names depends on the working directory.
-                Component::Normal(_) if directory.as_os_str().is_empty() => {
-                    return Err(Errno::EINVAL)
-                }
-                Component::Normal(name) => {
-                    steps.push((directory.clone(), Some(name.to_os_string())));
-                    directory.push(name);
-                }
-                // `..` and `.` would make the names watched differ from the names walked.
+                Component::Normal(_) if !absolute => return Err(Errno::EINVAL),
+                Component::Normal(name) => names.push(name.to_os_string()),
+                // The caller's path is the cache's key: `..` and `.` would make two keys of one file.
                 _ => return Err(Errno::EINVAL),
             }
         }
-        if steps.is_empty() {
+        if names.is_empty() {
             return Err(Errno::EINVAL);
         }
-        steps.push((directory, None));
-        Ok(steps)
+        Ok(names)
     }
 }
 
@@ -440,6 +503,123 @@ mod tests {
         watch.unwatch(shared);
         assert!(watch.is_empty());
         assert!(watch.watch_count() == 0, "every watch removed");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `dir/releases/{1,2}/page.html`, and `dir/current -> releases/1` (relative).
+    fn releases(name: &str) -> PathBuf {
+        let dir = folder(name);
+        for release in ["1", "2"] {
+            fs::create_dir_all(dir.join("releases").join(release)).unwrap();
+            fs::write(
+                dir.join("releases").join(release).join("page.html"),
+                release,
+            )
+            .unwrap();
+        }
+        std::os::unix::fs::symlink("releases/1", dir.join("current")).unwrap();
+        dir
+    }
+
+    fn trusted_path(watch: &mut PathWatch, path: &std::path::Path) -> u32 {
+        let id = watch.watch(path).unwrap();
+        assert!(watch.trust(id));
+        assert!(watch.unchanged(id));
+        id
+    }
+
+    #[test]
+    fn a_symlink_on_the_way_is_followed_and_swapping_it_withdraws_trust() {
+        let dir = releases("links");
+        let mut watch = PathWatch::new().unwrap();
+        let page = dir.join("current/page.html");
+        let changes: Vec<(&str, Change)> = vec![
+            (
+                "the link swapped (ln -sfn: a new link renamed over it)",
+                Box::new(|| {
+                    std::os::unix::fs::symlink("releases/2", dir.join("current.tmp")).unwrap();
+                    fs::rename(dir.join("current.tmp"), dir.join("current")).unwrap();
+                }),
+            ),
+            (
+                "the file it leads to rewritten",
+                Box::new(|| fs::write(dir.join("releases/1/page.html"), b"1b").unwrap()),
+            ),
+            (
+                "a file renamed over the one it leads to",
+                Box::new(|| {
+                    fs::write(dir.join("releases/1/next.tmp"), b"1c").unwrap();
+                    fs::rename(
+                        dir.join("releases/1/next.tmp"),
+                        dir.join("releases/1/page.html"),
+                    )
+                    .unwrap();
+                }),
+            ),
+            (
+                "the folder it points to renamed away",
+                Box::new(|| fs::rename(dir.join("releases/1"), dir.join("releases/old")).unwrap()),
+            ),
+        ];
+        for (what, change) in &changes {
+            let _ = fs::remove_file(dir.join("current"));
+            let _ = fs::remove_dir_all(dir.join("releases/1"));
+            let _ = fs::remove_dir_all(dir.join("releases/old"));
+            fs::create_dir_all(dir.join("releases/1")).unwrap();
+            fs::write(dir.join("releases/1/page.html"), b"1").unwrap();
+            std::os::unix::fs::symlink("releases/1", dir.join("current")).unwrap();
+            let id = trusted_path(&mut watch, &page);
+            // What the link does not lead to does not matter.
+            fs::write(dir.join("releases/2/page.html"), b"2b").unwrap();
+            assert!(
+                watch.unchanged(id),
+                "{what}: a release the link does not point to"
+            );
+            change();
+            assert!(!watch.unchanged(id), "{what}");
+            watch.unwatch(id);
+        }
+        assert!(watch.is_empty());
+        assert!(watch.watch_count() == 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn chains_absolute_targets_and_dot_dot_in_a_target_resolve_as_the_kernel_does() {
+        let dir = releases("chain");
+        let mut watch = PathWatch::new().unwrap();
+        // a -> b (relative), b -> /…/releases/2/../1 (absolute, with `..`).
+        std::os::unix::fs::symlink("b", dir.join("a")).unwrap();
+        std::os::unix::fs::symlink(dir.join("releases/2/../1"), dir.join("b")).unwrap();
+        let id = trusted_path(&mut watch, &dir.join("a/page.html"));
+        fs::write(dir.join("releases/2/page.html"), b"2b").unwrap();
+        assert!(
+            watch.unchanged(id),
+            "releases/2 is passed through, not a name of the path"
+        );
+        fs::write(dir.join("releases/1/page.html"), b"1b").unwrap();
+        assert!(!watch.unchanged(id), "the file at the end of the chain");
+        watch.unwatch(id);
+        let id = trusted_path(&mut watch, &dir.join("a/page.html"));
+        fs::remove_file(dir.join("b")).unwrap();
+        std::os::unix::fs::symlink("releases/2", dir.join("b")).unwrap();
+        assert!(
+            !watch.unchanged(id),
+            "the second link of the chain replaced"
+        );
+        watch.unwatch(id);
+        // A loop ends as the kernel ends it.
+        std::os::unix::fs::symlink("loop", dir.join("loop")).unwrap();
+        assert_eq!(
+            watch.watch(&dir.join("loop/page.html")).err(),
+            Some(nix::errno::Errno::ELOOP)
+        );
+        assert_eq!(
+            watch.watch(&dir.join("releases")).err(),
+            Some(nix::errno::Errno::EISDIR)
+        );
+        assert!(watch.is_empty());
+        assert!(watch.watch_count() == 0, "failed watches leave none behind");
         fs::remove_dir_all(&dir).unwrap();
     }
 

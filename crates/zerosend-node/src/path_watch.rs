@@ -19,7 +19,7 @@ fn with_watch<T>(f: impl FnOnce(&mut PathWatch) -> T, unavailable: impl FnOnce(i
     })
 }
 
-/// Watches `path` (absolute, with no symlink in it) so that the HTTP open-file cache can skip its
+/// Watches `path` (absolute and normalized; symlinks on the way are followed and watched) so that the HTTP open-file cache can skip its
 /// `stat()` while nothing on the way to the file changes. Returns the path's id (≥ 0), or a negative
 /// errno: no inotify here (`ENOSYS`), the watch limit reached (`ENOSPC`), the path gone.
 /// The path starts untrusted: check it, then `trustPath`.
