@@ -19,10 +19,11 @@ fn with_watch<T>(f: impl FnOnce(&mut PathWatch) -> T, unavailable: impl FnOnce(i
     })
 }
 
-/// Watches `path` (absolute and normalized; symlinks on the way are followed and watched) so that the HTTP open-file cache can skip its
-/// `stat()` while nothing on the way to the file changes. Returns the path's id (≥ 0), or a negative
-/// errno: no inotify here (`ENOSYS`), the watch limit reached (`ENOSPC`), the path gone.
-/// The path starts untrusted: check it, then `trustPath`.
+/// Watches `path` (absolute and normalized; symlinks on the way are followed and watched) so that
+/// the HTTP open-file cache can skip its `stat()` while nothing on the way to the file changes.
+/// Returns the path's id (≥ 0), or a negative errno: no inotify here (`ENOSYS`), the watch limit
+/// reached (`ENOSPC`), a symlink loop (`ELOOP`), the path gone. The path starts untrusted: check
+/// it, then `trustPath`.
 #[napi]
 pub fn watch_path(path: String) -> i32 {
     with_watch(
