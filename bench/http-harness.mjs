@@ -148,12 +148,12 @@ function serverOf(name, port, child, pids) {
  * Starts `node <script> <name> <dir> <port> --dist=<dist>` (pinned to CPU 0) and waits for its port.
  * `nodeArgs` go before the script (e.g. `--perf-basic-prof`); `cwd`: where it runs (V8's logs go there).
  */
-export async function startNode({ name, script, dir, dist, pin, nodeArgs = [], env = {}, cwd }) {
+export async function startNode({ name, script, dir, dist, pin, nodeArgs = [], env = {}, cwd, label = name }) {
   const port = await freePort();
   const [command, args] = pinned(pin, 0, process.execPath, [...nodeArgs, script, name, dir, String(port), `--dist=${dist}`]);
   const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production', ...env } });
   child.stdout.resume();
-  const server = serverOf(name, port, child, () => [child.pid]);
+  const server = serverOf(label, port, child, () => [child.pid]);
   try {
     await waitForPort(port, child);
   } catch (error) {

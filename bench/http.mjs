@@ -9,6 +9,7 @@
 //   node bench/http.mjs                 # 4K, 1M, 64M files; 5 runs of 5 s each; wrk -t1 -c32
 //   node bench/http.mjs --sizes=4K,1M --runs=7 --duration=10 --connections=32
 //   node bench/http.mjs --servers=zerosend,node-memory,sirv,nginx --json=results.json
+//   node bench/http.mjs --servers=zerosend@/path/to/other/dist,zerosend,node-memory   # two builds
 //   options: --cc=NAME (TCP congestion control of every server and of wrk, e.g. cubic),
 //            --no-pin, --dir=DIR (where the files go), --dist=DIR (the build to load),
 //            --max-busy=PCT: before each sample, wait (up to --max-wait=SECONDS, default 600)
@@ -86,7 +87,12 @@ async function main() {
           continue;
         }
         servers.push(await startNginx({ dir, pin }));
-      } else servers.push(await startNode({ name, script: path.join(here, 'http-servers.mjs'), dir, dist, pin }));
+      } else {
+        // `zerosend@DIR`: the same server from another build's dist/ (its native/ beside it).
+        const [server, otherDist] = name.split('@');
+        const build = otherDist === undefined ? dist : path.resolve(otherDist);
+        servers.push(await startNode({ name: server, label: name, script: path.join(here, 'http-servers.mjs'), dir, dist: build, pin }));
+      }
     } catch (error) {
       notes.push(`${name}: could not start (${error.message}), skipped`);
     }
