@@ -8,8 +8,10 @@
  * On the fallback (no binding) nothing is watched and every lookup stats: the same answers.
  * Paths through symlinks (a `current -> releases/N` root) are watched too, the links included.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, linkSync, mkdirSync, renameSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import * as http from 'node:http';
 import { join } from 'node:path';
 import test from 'ava';
 
@@ -234,6 +236,63 @@ test('a symlinked root: the release it points to changed under it; a release it 
     },
   ]);
   t.deepEqual(answers, ['release 1\n', 'release 1, rewritten\n', '403']);
+});
+
+test('a symlinked root flipped between two releases while keep-alive clients ask: every answer is a whole release, and once the flips stop the next answers are the release it points to', async (t) => {
+  const outside = tempDir('zs-watch-flips-');
+  // Different sizes, so a body from one release with the other's length would show.
+  const bodies = ['release one\n', 'release two, a longer body\n'];
+  for (const [i, body] of bodies.entries()) {
+    mkdirSync(join(outside, 'releases', String(i + 1)), { recursive: true });
+    writeFileSync(join(outside, 'releases', String(i + 1), 'page.txt'), body);
+  }
+  symlinkSync('releases/1', join(outside, 'current'));
+  const { url, close } = await listen(createStaticServer(join(outside, 'current')));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const ask = (): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      http
+        .get(`${url}/page.txt`, { agent }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        })
+        .on('error', reject);
+    });
+  try {
+    // Another process flips the link as a deploy does (a new link renamed over it, atomically),
+    // as fast as it can, until told to stop; it always ends pointing at release 1.
+    const flipper = spawn(
+      'bash',
+      ['-c', 'n=0; while [ ! -e stop ]; do for r in 2 1; do ln -sfn releases/$r .next && mv -Tf .next current; done; n=$((n+1)); done; echo $n'],
+      { cwd: outside, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let flips = '';
+    flipper.stdout.on('data', (chunk: Buffer) => (flips += chunk.toString()));
+    const flipped = once(flipper, 'close');
+    const seen: string[] = [];
+    const clients = [0, 1, 2, 3].map(async () => {
+      for (let i = 0; i < 150; i++) {
+        const answer = await ask();
+        seen.push(answer.status === 200 ? answer.body : `status ${answer.status}`);
+      }
+    });
+    await Promise.all(clients);
+    writeFileSync(join(outside, 'stop'), '');
+    await flipped;
+    t.true(Number(flips) > 5, `the link went back and forth ${flips.trim()} times`);
+    t.deepEqual(
+      seen.filter((body) => !bodies.includes(body)),
+      [],
+      'every answer is one release whole',
+    );
+    t.true(seen.includes(bodies[1]!), 'release 2 was served while the link pointed at it');
+    for (let i = 0; i < 5; i++) t.is((await ask()).body, bodies[0], `answer ${i + 1} after the last flip`);
+  } finally {
+    agent.destroy();
+    await close();
+  }
 });
 
 const python = spawnSync('python3', ['--version']).error ? 'python3 is not installed (it writes through mmap here)' : null;

@@ -174,7 +174,8 @@ export class OpenFiles {
     this.stopSweeping();
   }
 
-  private open(fsPath: string): Lookup {
+  /** @param retries opens left if the root seems to have moved (see below) */
+  private open(fsPath: string, retries = 2): Lookup {
     let fd: number;
     try {
       fd = fs.openSync(fsPath, OPEN_FLAGS);
@@ -183,24 +184,26 @@ export class OpenFiles {
     }
     const cache = this.max > 0;
     let stat: fs.Stats;
-    let watch: number;
+    let outside: boolean;
     try {
       stat = fs.fstatSync(fd);
-      if (!stat.isFile()) {
-        fs.closeSync(fd);
-        return MISSING;
-      }
-      if (this.confine && !this.inside(realPathOf(fd, fsPath))) {
-        fs.closeSync(fd);
-        return FORBIDDEN;
-      }
-      // Symlinks on the way are watched too; while the path stays trusted, none of them changed
-      // since it was checked, so the confinement above still holds.
-      watch = cache && canWatch ? WATCH_WHEN_REUSED : UNWATCHED;
+      outside = stat.isFile() && this.confine && !this.inside(realPathOf(fd, fsPath));
     } catch (error) {
       fs.closeSync(fd);
       return classify(error);
     }
+    if (!stat.isFile() || outside) {
+      fs.closeSync(fd);
+      if (!outside) return MISSING;
+      // A root that is a symlink a deploy repoints (`current -> releases/N`) may have moved
+      // between the open and the check, and back: then the file, opened through one release, is
+      // checked against the other. Opened again, through where the root points now, before
+      // refusing; a file really outside the root is refused on every try.
+      return retries > 0 ? this.open(fsPath, retries - 1) : FORBIDDEN;
+    }
+    // Symlinks on the way are watched too; while the path stays trusted, none of them changed
+    // since it was checked, so the confinement above still holds.
+    const watch = cache && canWatch ? WATCH_WHEN_REUSED : UNWATCHED;
     const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: cache, recent: true, watch, trustedUntil: 0 };
     if (entry.cached) this.remember(entry);
     return { kind: 'file', file: entry };
