@@ -2,9 +2,13 @@
  * Nothing outside the root is ever served. Every attack is written byte for byte on a raw socket
  * (curl and node:http would normalise `..` and `\` away before the server saw them).
  */
+import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import test from 'ava';
 
 import { createStaticServer, serveStatic } from '../src';
+import { tempDir } from './helpers/net';
 import { listen, makeSite, rawGet, SECRETS } from './helpers/static-site';
 import * as http from 'node:http';
 
@@ -90,6 +94,31 @@ test('followSymlinks: true serves a symlink that leaves the root (dotfiles and .
     t.is((await rawGet(open.port, '/.env')).status, 404);
   } finally {
     await open.close();
+  }
+});
+
+test('a root reached through a symlink, repointed at a new release: a link in it that leads into the old release is refused', async (t) => {
+  const outside = tempDir('zs-safety-releases-');
+  for (const release of ['1', '2']) mkdirSync(join(outside, 'releases', release), { recursive: true });
+  writeFileSync(join(outside, 'releases', '1', 'page.txt'), 'release 1\n');
+  writeFileSync(join(outside, 'releases', '1', 'secret.txt'), 'OLD RELEASE SECRET\n');
+  writeFileSync(join(outside, 'releases', '2', 'page.txt'), 'release 2\n');
+  // A link that leaves release 2 (into release 1): outside the root once current points at 2.
+  symlinkSync('../1/secret.txt', join(outside, 'releases', '2', 'planted.txt'));
+  symlinkSync('releases/1', join(outside, 'current'));
+  const { port, close } = await listen(createStaticServer(join(outside, 'current')));
+  try {
+    t.is((await rawGet(port, '/page.txt')).status, 200, 'the root resolved, through the link, to release 1');
+    symlinkSync('releases/2', join(outside, 'current.next'));
+    renameSync(join(outside, 'current.next'), join(outside, 'current'));
+    const planted = await rawGet(port, '/planted.txt');
+    t.is(planted.status, 403);
+    t.false(planted.text.includes('SECRET'));
+    const page = await rawGet(port, '/page.txt');
+    t.is(page.status, 200);
+    t.true(page.text.endsWith('\r\n\r\nrelease 2\n'));
+  } finally {
+    await close();
   }
 });
 

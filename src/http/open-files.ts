@@ -246,9 +246,13 @@ export class OpenFiles {
   }
 
   private inside(realPath: string): boolean {
-    if (this.realRoot !== undefined && isInside(realPath, this.realRoot)) return true;
-    // Resolved again before refusing: the root (or a folder above it) may be a symlink that a
-    // deploy has since pointed at a new release (`ln -sfn releases/2 current`).
+    // A root with no symlink on its path is its own real path: a real path under it is inside the
+    // folder there now, however long ago that was resolved.
+    if (this.realRoot === this.root && isInside(realPath, this.root)) return true;
+    // Otherwise resolved for every file opened. A root reached through a symlink (`current ->
+    // releases/N`) may point at a new release since: a real path inside the release it pointed at
+    // before is outside it now (a link planted in the new release that leads into the old one).
+    // And a plain root may have been replaced by a symlink since.
     this.realRoot = fs.realpathSync.native(this.root);
     return isInside(realPath, this.realRoot);
   }
