@@ -193,7 +193,6 @@ export function answerWithFile(
 
 type Refused = Extract<Plan, { kind: 'refused' }>;
 
-
 function filesFor(settings: OneFileSettings): OpenFiles {
   const confine = settings.root !== undefined && !settings.followSymlinks;
   return sharedOpenFiles(settings.root ?? '/', confine);
