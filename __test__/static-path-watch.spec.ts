@@ -260,17 +260,17 @@ test('a symlinked root flipped between two releases while keep-alive clients ask
         })
         .on('error', reject);
     });
+  // Another process flips the link as a deploy does (a new link renamed over it, atomically), as
+  // fast as it can, until told to stop; it always ends pointing at release 1.
+  const flipper = spawn(
+    'bash',
+    ['-c', 'n=0; while [ ! -e stop ]; do for r in 2 1; do ln -sfn releases/$r .next && mv -Tf .next current; done; n=$((n+1)); done; echo $n'],
+    { cwd: outside, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let flips = '';
+  flipper.stdout.on('data', (chunk: Buffer) => (flips += chunk.toString()));
+  const flipped = once(flipper, 'close');
   try {
-    // Another process flips the link as a deploy does (a new link renamed over it, atomically),
-    // as fast as it can, until told to stop; it always ends pointing at release 1.
-    const flipper = spawn(
-      'bash',
-      ['-c', 'n=0; while [ ! -e stop ]; do for r in 2 1; do ln -sfn releases/$r .next && mv -Tf .next current; done; n=$((n+1)); done; echo $n'],
-      { cwd: outside, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let flips = '';
-    flipper.stdout.on('data', (chunk: Buffer) => (flips += chunk.toString()));
-    const flipped = once(flipper, 'close');
     const seen: string[] = [];
     const clients = [0, 1, 2, 3].map(async () => {
       for (let i = 0; i < 150; i++) {
@@ -290,6 +290,9 @@ test('a symlinked root flipped between two releases while keep-alive clients ask
     t.true(seen.includes(bodies[1]!), 'release 2 was served while the link pointed at it');
     for (let i = 0; i < 5; i++) t.is((await ask()).body, bodies[0], `answer ${i + 1} after the last flip`);
   } finally {
+    // Stopped whatever happened above, so that a failure leaves no process flipping.
+    writeFileSync(join(outside, 'stop'), '');
+    if (flipper.exitCode === null) await Promise.race([flipped, delay(2000).then(() => flipper.kill())]);
     agent.destroy();
     await close();
   }
