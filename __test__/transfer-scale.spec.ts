@@ -21,11 +21,11 @@ const COUNT = 2000;
 const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
 
 /**
- * A full garbage collection now, and a meter of the collector's time from then on. The heap that
- * 2 000 transfers and their sockets leave behind makes a major collection likely within any given
- * second (one measured 61 ms of the window's CPU, 6% of its event-loop utilization, in a CI run);
- * collecting first, and leaving out what the collector takes anyway, keeps the measure on what the
- * parked transfers themselves cost.
+ * A full garbage collection now, and a meter of the collector's time from then on. One CI run
+ * measured 71 ms of CPU and 6.3% event-loop utilization in the window, where 10 ms and 0.5% are
+ * usual; a major collection of the heap that 2 000 transfers and their sockets leave behind is the
+ * likeliest cause (that run did not record it). Collecting first, and leaving out what the
+ * collector takes anyway, keeps the measure on what the parked transfers themselves cost.
  */
 function collectThenMeterGc(): { ms: () => number; stop: () => void } {
   setFlagsFromString('--expose-gc');
