@@ -36,11 +36,35 @@ interface Answer {
 }
 
 /**
- * A site with `root/docs/page.txt`, served. Once the page is trusted, each change runs, and the
- * page is asked for after each (three times: the first answer tells what changed, the next two
- * give the path time to be watched and trusted again), `waitMs` after the change. The first
- * answer after each change, and the last answer before the changes (`before`).
+ * The asking every test here does: three times first (the first request opens the file, the second
+ * watches its path and trusts it, the third is answered without a `stat()`), each answer checked
+ * by `isFirst`; then each change, `waitMs` later the answer that tells what changed, and two more
+ * requests that give the path time to be watched and trusted again. The first answer after each
+ * change, and the last answer before the changes (`before`).
  */
+async function askAroundChanges<T>(
+  ask: () => Promise<T>,
+  isFirst: (answer: T) => boolean,
+  changes: (() => void)[],
+  waitMs = 0,
+): Promise<{ answers: T[]; before: T }> {
+  let before: T | undefined;
+  for (let i = 0; i < 3; i++) {
+    before = await ask();
+    if (!isFirst(before)) throw new Error(`request ${i + 1}: ${JSON.stringify(before)}`);
+  }
+  const answers: T[] = [];
+  for (const change of changes) {
+    change();
+    if (waitMs > 0) await delay(waitMs);
+    answers.push(await ask());
+    await ask();
+    await ask();
+  }
+  return { answers, before: before! };
+}
+
+/** A site with `root/docs/page.txt`, served; `askAroundChanges` over `changes`. */
 async function afterChanges(changes: ((paths: Paths) => void)[], waitMs = 0): Promise<{ answers: Answer[]; before: Answer }> {
   const outside = tempDir('zs-watch-');
   const root = join(outside, 'site');
@@ -53,21 +77,14 @@ async function afterChanges(changes: ((paths: Paths) => void)[], waitMs = 0): Pr
     const response = await curl(`${url}/docs/page.txt`);
     return { status: response.status, body: response.body.toString(), headers: response.headers };
   };
+  const paths = { root, docs, page, outside };
   try {
-    let before: Answer | undefined;
-    for (let i = 0; i < 3; i++) {
-      before = await ask();
-      if (before.body !== 'version one\n') throw new Error(`request ${i + 1}: ${before.status} ${before.body}`);
-    }
-    const answers: Answer[] = [];
-    for (const change of changes) {
-      change({ root, docs, page, outside });
-      if (waitMs > 0) await delay(waitMs);
-      answers.push(await ask());
-      await ask();
-      await ask();
-    }
-    return { answers, before: before! };
+    return await askAroundChanges(
+      ask,
+      (answer) => answer.body === 'version one\n',
+      changes.map((change) => () => change(paths)),
+      waitMs,
+    );
   } finally {
     await close();
   }
@@ -179,8 +196,8 @@ test('a symlink put on the way to the same file, then a folder above its target 
 
 /**
  * A deploy's layout: `outside/releases/{1,2}/docs/page.txt` and the served root
- * `outside/current -> releases/1` (relative, as `ln -s` makes it). The page is asked for three
- * times (trusted on the third), then each change runs and the next answer is kept.
+ * `outside/current -> releases/1` (relative, as `ln -s` makes it); `askAroundChanges` over
+ * `changes`, each answer its body (or its status, when not 200).
  */
 async function releasesAfterChanges(changes: ((outside: string) => void)[]): Promise<string[]> {
   const outside = tempDir('zs-watch-releases-');
@@ -195,14 +212,11 @@ async function releasesAfterChanges(changes: ((outside: string) => void)[]): Pro
     return response.status === 200 ? response.body.toString() : String(response.status);
   };
   try {
-    for (let i = 0; i < 3; i++) if ((await ask()) !== 'release 1\n') throw new Error(`request ${i + 1}`);
-    const answers: string[] = [];
-    for (const change of changes) {
-      change(outside);
-      answers.push(await ask());
-      await ask();
-      await ask();
-    }
+    const { answers } = await askAroundChanges(
+      ask,
+      (answer) => answer === 'release 1\n',
+      changes.map((change) => () => change(outside)),
+    );
     return answers;
   } finally {
     await close();

@@ -415,9 +415,9 @@ mod tests {
     /// A named way to change `site/page.html` or a folder on its way.
     type Change<'a> = Box<dyn Fn() + 'a>;
 
-    /// A watched, trusted path to `site/page.html`.
-    fn trusted(watch: &mut PathWatch, dir: &std::path::Path) -> u32 {
-        let id = watch.watch(&dir.join("site/page.html")).unwrap();
+    /// `path` watched and trusted.
+    fn trusted(watch: &mut PathWatch, path: &std::path::Path) -> u32 {
+        let id = watch.watch(path).unwrap();
         assert!(!watch.unchanged(id), "a new path starts untrusted");
         assert!(watch.trust(id));
         assert!(watch.unchanged(id));
@@ -466,7 +466,7 @@ mod tests {
         for (what, change) in &changes {
             let _ = fs::remove_file(dir.join("link"));
             fs::hard_link(dir.join("site/page.html"), dir.join("link")).unwrap();
-            let id = trusted(&mut watch, &dir);
+            let id = trusted(&mut watch, &dir.join("site/page.html"));
             change();
             assert!(!watch.unchanged(id), "{what}");
             watch.unwatch(id);
@@ -479,7 +479,7 @@ mod tests {
     fn other_names_in_the_same_folders_leave_trust_alone() {
         let dir = folder("others");
         let mut watch = PathWatch::new().unwrap();
-        let id = trusted(&mut watch, &dir);
+        let id = trusted(&mut watch, &dir.join("site/page.html"));
         fs::write(dir.join("site/other.html"), b"changed").unwrap();
         fs::write(dir.join("site/new.html"), b"new").unwrap();
         fs::remove_file(dir.join("site/new.html")).unwrap();
@@ -492,7 +492,7 @@ mod tests {
     fn removing_the_file_withdraws_trust_for_good_and_unwatching_frees_the_watches() {
         let dir = folder("remove");
         let mut watch = PathWatch::new().unwrap();
-        let id = trusted(&mut watch, &dir);
+        let id = trusted(&mut watch, &dir.join("site/page.html"));
         let shared = watch.watch(&dir.join("site/other.html")).unwrap();
         fs::remove_file(dir.join("site/page.html")).unwrap();
         assert!(!watch.unchanged(id));
@@ -519,13 +519,6 @@ mod tests {
         }
         std::os::unix::fs::symlink("releases/1", dir.join("current")).unwrap();
         dir
-    }
-
-    fn trusted_path(watch: &mut PathWatch, path: &std::path::Path) -> u32 {
-        let id = watch.watch(path).unwrap();
-        assert!(watch.trust(id));
-        assert!(watch.unchanged(id));
-        id
     }
 
     #[test]
@@ -568,7 +561,7 @@ mod tests {
             fs::create_dir_all(dir.join("releases/1")).unwrap();
             fs::write(dir.join("releases/1/page.html"), b"1").unwrap();
             std::os::unix::fs::symlink("releases/1", dir.join("current")).unwrap();
-            let id = trusted_path(&mut watch, &page);
+            let id = trusted(&mut watch, &page);
             // What the link does not lead to does not matter.
             fs::write(dir.join("releases/2/page.html"), b"2b").unwrap();
             assert!(
@@ -591,7 +584,7 @@ mod tests {
         // a -> b (relative), b -> /…/releases/2/../1 (absolute, with `..`).
         std::os::unix::fs::symlink("b", dir.join("a")).unwrap();
         std::os::unix::fs::symlink(dir.join("releases/2/../1"), dir.join("b")).unwrap();
-        let id = trusted_path(&mut watch, &dir.join("a/page.html"));
+        let id = trusted(&mut watch, &dir.join("a/page.html"));
         fs::write(dir.join("releases/2/page.html"), b"2b").unwrap();
         assert!(
             watch.unchanged(id),
@@ -600,7 +593,7 @@ mod tests {
         fs::write(dir.join("releases/1/page.html"), b"1b").unwrap();
         assert!(!watch.unchanged(id), "the file at the end of the chain");
         watch.unwatch(id);
-        let id = trusted_path(&mut watch, &dir.join("a/page.html"));
+        let id = trusted(&mut watch, &dir.join("a/page.html"));
         fs::remove_file(dir.join("b")).unwrap();
         std::os::unix::fs::symlink("releases/2", dir.join("b")).unwrap();
         assert!(
