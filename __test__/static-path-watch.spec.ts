@@ -10,14 +10,16 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, linkSync, mkdirSync, renameSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import test from 'ava';
 
 import { createStaticServer } from '../src';
-import { pathUnchanged, trustPath, UNWATCHED, unwatchPath, watchPath } from '../src/http/path-watch';
-import { nativeTest } from './helpers/native';
+import { NOT_QUIET, pathUnchanged, trustPath, UNWATCHED, unwatchPath, usesChangeCounter, watchPath } from '../src/http/path-watch';
+import { hasNative, nativeTest } from './helpers/native';
 import { delay, tempDir } from './helpers/net';
 import { testUnless } from './helpers/skip';
 import { curl, listen } from './helpers/static-site';
@@ -45,7 +47,7 @@ interface Answer {
 async function askAroundChanges<T>(
   ask: () => Promise<T>,
   isFirst: (answer: T) => boolean,
-  changes: (() => void)[],
+  changes: (() => void | Promise<void>)[],
   waitMs = 0,
 ): Promise<{ answers: T[]; before: T }> {
   let before: T | undefined;
@@ -55,7 +57,7 @@ async function askAroundChanges<T>(
   }
   const answers: T[] = [];
   for (const change of changes) {
-    change();
+    await change();
     if (waitMs > 0) await delay(waitMs);
     answers.push(await ask());
     await ask();
@@ -65,7 +67,7 @@ async function askAroundChanges<T>(
 }
 
 /** A site with `root/docs/page.txt`, served; `askAroundChanges` over `changes`. */
-async function afterChanges(changes: ((paths: Paths) => void)[], waitMs = 0): Promise<{ answers: Answer[]; before: Answer }> {
+async function afterChanges(changes: ((paths: Paths) => void | Promise<void>)[], waitMs = 0): Promise<{ answers: Answer[]; before: Answer }> {
   const outside = tempDir('zs-watch-');
   const root = join(outside, 'site');
   const docs = join(root, 'docs');
@@ -95,6 +97,22 @@ async function afterChange(change: (paths: Paths) => void): Promise<Answer & { b
   const { answers, before } = await afterChanges([change]);
   return { ...answers[0]!, before: before.headers };
 }
+
+test('changed by another process, by the thread pool, and by a worker thread: each next request sees it', async (t) => {
+  const { answers } = await afterChanges([
+    ({ page }) => void execFileSync('sh', ['-c', 'printf "version two\\n" > "$0"', page]),
+    ({ page }) => writeFile(page, 'version three\n'),
+    async ({ page }) => {
+      const worker = new Worker(`require('node:fs').writeFileSync(${JSON.stringify(page)}, 'version four\\n')`, { eval: true });
+      const [code] = await once(worker, 'exit');
+      if (code !== 0) throw new Error(`the worker exited with ${code}`);
+    },
+  ]);
+  t.deepEqual(
+    answers.map((answer) => answer.body),
+    ['version two\n', 'version three\n', 'version four\n'],
+  );
+});
 
 test('rewritten in place: the next request gets the new bytes', async (t) => {
   const after = await afterChange(({ page }) => writeFileSync(page, 'version two, longer\n'));
@@ -315,7 +333,7 @@ test('a symlinked root flipped between two releases while keep-alive clients ask
 const python = spawnSync('python3', ['--version']).error ? 'python3 is not installed (it writes through mmap here)' : null;
 
 testUnless(python)('written through a shared mmap (no inotify event): seen once the second of trust is over', async (t) => {
-  const { answers } = await afterChanges([({ page }) => execFileSync('python3', ['-c', MMAP_WRITE, page, 'VERSION ONE\n'])], 1100);
+  const { answers } = await afterChanges([({ page }) => void execFileSync('python3', ['-c', MMAP_WRITE, page, 'VERSION ONE\n'])], 1100);
   t.is(answers[0]!.body, 'VERSION ONE\n');
 });
 
@@ -348,15 +366,18 @@ nativeTest('a watched path is trusted only from a check after its watches, until
   writeFileSync(join(dir, 'other.txt'), 'other');
   const id = watchPath(file);
   t.not(id, UNWATCHED);
-  t.false(pathUnchanged(id), 'untrusted until checked');
+  const path = { watch: id, quiet: NOT_QUIET };
+  t.false(pathUnchanged(path), 'untrusted until checked');
   trustPath(id);
-  t.true(pathUnchanged(id));
+  t.true(pathUnchanged(path));
+  t.true(pathUnchanged(path), 'asked again with nothing changed');
   writeFileSync(join(dir, 'other.txt'), 'another name in the same folder');
-  t.true(pathUnchanged(id), 'other names do not matter');
+  t.true(pathUnchanged(path), 'other names do not matter');
+  t.true(pathUnchanged(path));
   writeFileSync(file, 'two');
-  t.false(pathUnchanged(id));
+  t.false(pathUnchanged(path));
   unwatchPath(id);
-  t.false(pathUnchanged(id), 'an unwatched id is never trusted');
+  t.false(pathUnchanged({ watch: id, quiet: NOT_QUIET }), 'an unwatched id is never trusted');
   t.is(watchPath(join(dir, 'missing.txt')), UNWATCHED, 'a path that is not there is not watched');
   t.is(watchPath('relative/page.txt'), UNWATCHED);
 });
@@ -370,13 +391,33 @@ nativeTest('a path through a symlink is watched, and swapping the link withdraws
   symlinkSync('a', join(dir, 'current'));
   const id = watchPath(join(dir, 'current', 'page.txt'));
   t.not(id, UNWATCHED);
+  const path = { watch: id, quiet: NOT_QUIET };
   trustPath(id);
-  t.true(pathUnchanged(id));
+  t.true(pathUnchanged(path));
   writeFileSync(join(dir, 'b', 'page.txt'), 'b2');
-  t.true(pathUnchanged(id), 'a folder the link does not lead to');
+  t.true(pathUnchanged(path), 'a folder the link does not lead to');
   pointCurrentAt(dir, 'b');
-  t.false(pathUnchanged(id));
+  t.false(pathUnchanged(path));
   unwatchPath(id);
   symlinkSync('loop', join(dir, 'loop'));
   t.is(watchPath(join(dir, 'loop', 'page.txt')), UNWATCHED, 'a symlink loop (ELOOP) is not watched');
+});
+
+/** Why this process cannot be expected to read the io_uring counter, or null. */
+function noCounterReason(): string | null {
+  if (!hasNative) return 'needs the native binding';
+  if (process.env.ZEROSEND_IO_URING === '0') return null;
+  try {
+    const disabled = readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim();
+    return disabled === '0' ? null : `io_uring is disabled here (kernel.io_uring_disabled = ${disabled})`;
+  } catch {
+    return 'no io_uring in this kernel (no kernel.io_uring_disabled)';
+  }
+}
+
+testUnless(noCounterReason())('a watched path is asked about through the kernel-written counter, unless ZEROSEND_IO_URING=0', (t) => {
+  const dir = tempDir('zs-watch-');
+  writeFileSync(join(dir, 'page.txt'), 'one');
+  t.not(watchPath(join(dir, 'page.txt')), UNWATCHED);
+  t.is(usesChangeCounter(), process.env.ZEROSEND_IO_URING !== '0');
 });

@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 
 import { isInside } from './directory-entries';
 import { isProbedVersion, probe, sameVersion } from './file-version';
-import { canWatch, pathUnchanged, trustPath, UNWATCHED, unwatchPath, watchPath } from './path-watch';
+import { canWatch, NOT_QUIET, pathUnchanged, trustPath, UNWATCHED, unwatchPath, watchPath, type Watched } from './path-watch';
 
 /** An open file, shared by the requests that serve it. */
 export interface OpenFile {
@@ -40,7 +40,7 @@ export interface OpenFile {
   plainHeaders?: { for: unknown; headers: Readonly<Record<string, string | number>> };
 }
 
-interface Entry extends OpenFile {
+interface Entry extends OpenFile, Watched {
   users: number;
   /** Still reachable from the cache map; when not, the last release closes it. */
   cached: boolean;
@@ -110,7 +110,7 @@ export class OpenFiles {
   lookup(fsPath: string): Lookup {
     let cached = this.entries.get(fsPath);
     if (cached !== undefined && cached.watch >= 0) {
-      if (pathUnchanged(cached.watch)) {
+      if (pathUnchanged(cached)) {
         // Past its time, trust is renewed by the stat below.
         if (performance.now() < cached.trustedUntil) return this.hit(cached);
       } else {
@@ -204,7 +204,7 @@ export class OpenFiles {
     // Symlinks on the way are watched too; while the path stays trusted, none of them changed
     // since it was checked, so the confinement above still holds.
     const watch = cache && canWatch ? WATCH_WHEN_REUSED : UNWATCHED;
-    const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: cache, recent: true, watch, trustedUntil: 0 };
+    const entry: Entry = { path: fsPath, fd, stat, users: 1, cached: cache, recent: true, watch, quiet: NOT_QUIET, trustedUntil: 0 };
     if (entry.cached) this.remember(entry);
     return { kind: 'file', file: entry };
   }

@@ -11,6 +11,14 @@
  * `ioctl(FIONREAD)` on the inotify descriptor, no path walk: 0.6–0.8 µs a call from JavaScript
  * against 2.0–2.6 µs for the `stat()` it replaces (README, *Against the node:http floor*).
  *
+ * Most requests do not even ask: an io_uring poll on the inotify descriptor moves a counter in
+ * memory the kernel shares with this thread (crates/zerosend-core/src/change_ring.rs), and while
+ * it reads what it read when a path was last found unchanged, nothing has been queued since. The
+ * kernel moves it before this thread next returns from a system call — the `read` that brings in
+ * a request sent after the change included — so it is as fresh as the `ioctl`. Where io_uring
+ * cannot be used (old kernels, seccomp, `kernel.io_uring_disabled`, `ZEROSEND_IO_URING=0`), every
+ * request asks.
+ *
  * Symlinks on the way are followed as the kernel follows them, and the names they go through are
  * watched as well, so swapping a `current -> releases/N` link withdraws the trust like any rename.
  * Only on Linux with the binding; elsewhere every path is checked with `stat()` on every request.
@@ -30,18 +38,50 @@ export const canWatch = native !== null && process.platform === 'linux';
 export function watchPath(path: string): number {
   if (native === null) return UNWATCHED;
   const id = native.watchPath(path);
+  counter ??= process.env.ZEROSEND_IO_URING === '0' ? null : native.pathChangeCounter();
   // ENOSPC (the user's watch limit), ENOENT (the path changed meanwhile), ENOSYS: stat() instead.
   return id >= 0 ? id : UNWATCHED;
 }
 
+/** A watched path as its cache entry holds it. */
+export interface Watched {
+  /** Its id, from `watchPath`. */
+  watch: number;
+  /** The change counter's value when the path was last found unchanged, or `NOT_QUIET`. */
+  quiet: number;
+}
+
+/** A `quiet` no counter value equals: the next question goes to the binding. */
+export const NOT_QUIET = -1;
+
+/**
+ * The change counter: one word of the kernel's memory (`null` when there is none or it stopped;
+ * `undefined` until the first path is watched).
+ */
+let counter: Uint32Array | null | undefined;
+
 /** Whether nothing touched the path since it was trusted (a watched path only). */
-export function pathUnchanged(id: number): boolean {
-  return native!.pathUnchanged(id);
+export function pathUnchanged(path: Watched): boolean {
+  if (counter != null && path.quiet === counter[0]) return true;
+  const answer = native!.pathCheck(path.watch);
+  if (answer >= 0) {
+    path.quiet = answer;
+    return true;
+  }
+  path.quiet = NOT_QUIET;
+  // -2 / -3: the counter stopped (or never was): values already handed out must not be trusted.
+  if (answer < -1) counter = null;
+  return answer === -2;
 }
 
 /** Trusts the path: a `stat()` made after its watches were in place (and after any `pathUnchanged`) found it unchanged. */
 export function trustPath(id: number): void {
   native!.trustPath(id);
+}
+
+/** Whether questions are answered from the kernel's counter (for tests and benchmarks). */
+export function usesChangeCounter(): boolean {
+  return counter != null;
 }
 
 export function unwatchPath(id: number): void {

@@ -7,6 +7,8 @@
 
 mod auto;
 pub mod capabilities;
+#[cfg(target_os = "linux")]
+mod change_ring;
 mod dest;
 pub mod driver;
 mod engine;
@@ -28,7 +30,7 @@ pub use driver::{drive, Outcome};
 pub use error::Failure;
 pub use file_version::{file_version, FileKind, FileVersion};
 pub use method::Method;
-pub use path_watch::PathWatch;
+pub use path_watch::{Check, PathWatch};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use pipe_pool::idle_count as idle_pipes;
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -20,10 +20,27 @@
 //! way are followed as the kernel follows them, and the names they go through are watched too, so
 //! a deploy that swaps a `current -> releases/N` link is seen like any other rename.
 //!
+//! Cheaper still, [`PathWatch::change_counter`] gives a word of memory that the kernel moves when
+//! an event is queued (an io_uring poll on the inotify descriptor: see [`ChangeRing`]); while it
+//! has not moved since a [`PathWatch::check`], that check's answer still holds, with no system
+//! call at all.
+//!
 //! Linux only; elsewhere [`PathWatch::new`] fails with `ENOSYS` and the caller checks with `stat()`.
+//!
+//! [`ChangeRing`]: crate::change_ring::ChangeRing
 
 #[cfg(target_os = "linux")]
 pub use linux::PathWatch;
+
+/// What [`PathWatch::check`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Nothing touched the path since it was last trusted.
+    pub trusted: bool,
+    /// The change counter's value as of this check: while the counter still reads it, this answer
+    /// holds. `None` when there is no counter, or it has stopped (then it must not be read again).
+    pub counter: Option<u32>,
+}
 
 #[cfg(not(target_os = "linux"))]
 pub use unsupported::PathWatch;
@@ -34,9 +51,13 @@ mod linux {
     use std::ffi::{OsStr, OsString};
     use std::os::fd::{AsFd, AsRawFd};
     use std::path::{Component, Path, PathBuf};
+    use std::sync::atomic::AtomicU32;
 
     use nix::errno::Errno;
     use nix::fcntl::readlink;
+
+    use super::Check;
+    use crate::change_ring::ChangeRing;
     use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
     use nix::sys::stat::{lstat, SFlag};
 
@@ -78,10 +99,19 @@ mod linux {
     /// Watches on files and directories, shared by the paths that go through them.
     pub struct PathWatch {
         inotify: Inotify,
+        counter: Counter,
         /// Paths using each watch; a watch with none is removed.
         users: HashMap<WatchDescriptor, HashSet<u32>>,
         entries: HashMap<u32, Entry>,
         next_id: u32,
+    }
+
+    /// The change counter, made on first request. A ring once handed out is never dropped before
+    /// the watch (JavaScript reads its memory): when it stops, it is kept, unused.
+    enum Counter {
+        NotAsked,
+        Live(ChangeRing),
+        Stopped { _kept: Option<ChangeRing> },
     }
 
     impl PathWatch {
@@ -90,6 +120,7 @@ mod linux {
             let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
             Ok(Self {
                 inotify,
+                counter: Counter::NotAsked,
                 users: HashMap::new(),
                 entries: HashMap::new(),
                 next_id: 0,
@@ -201,11 +232,70 @@ mod linux {
         /// Whether `id`'s path is trusted after reading every event queued so far. An error
         /// reading the queue is answered "no": the caller checks with `stat()`.
         pub fn unchanged(&mut self, id: u32) -> bool {
+            self.check(id).trusted
+        }
+
+        /// [`unchanged`], with the change counter's value this answer holds for (see
+        /// [`change_counter`]).
+        ///
+        /// [`unchanged`]: PathWatch::unchanged
+        /// [`change_counter`]: PathWatch::change_counter
+        pub fn check(&mut self, id: u32) -> Check {
+            // The counter is read (and the poll re-armed) before the queue is: an event queued
+            // after the read below finds the poll armed, and moves the counter past this value.
+            let counter = match &mut self.counter {
+                Counter::Live(ring) => {
+                    let value = ring.settle();
+                    match ring.arm(self.inotify.as_fd()) {
+                        Ok(()) => Some(value),
+                        Err(_) => {
+                            self.stop_counter();
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
             if self.drain().is_err() {
+                // Every path is distrusted, including those a reader of the counter still holds
+                // a value for: the counter stops, so that they ask again.
                 self.distrust_all();
-                return false;
+                self.stop_counter();
+                return Check {
+                    trusted: false,
+                    counter: None,
+                };
             }
-            self.entries.get(&id).is_some_and(|entry| entry.trusted)
+            Check {
+                trusted: self.entries.get(&id).is_some_and(|entry| entry.trusted),
+                counter,
+            }
+        }
+
+        /// A word of memory that the kernel moves whenever an event may have been queued since the
+        /// last [`check`]; `None` where io_uring is not available (or unusable: see
+        /// [`ChangeRing::new`]). It stays readable as long as this watch lives; once a check
+        /// answers `counter: None` the word must not be relied on again.
+        ///
+        /// [`check`]: PathWatch::check
+        pub fn change_counter(&mut self) -> Option<*const AtomicU32> {
+            if let Counter::NotAsked = self.counter {
+                self.counter = match ChangeRing::new() {
+                    Ok(ring) => Counter::Live(ring),
+                    Err(_) => Counter::Stopped { _kept: None },
+                };
+            }
+            match &self.counter {
+                Counter::Live(ring) => Some(ring.counter()),
+                _ => None,
+            }
+        }
+
+        fn stop_counter(&mut self) {
+            self.counter = match std::mem::replace(&mut self.counter, Counter::NotAsked) {
+                Counter::Live(ring) => Counter::Stopped { _kept: Some(ring) },
+                other => other,
+            };
         }
 
         /// Trusts `id`'s path: the caller has just checked it. Events queued since the last
@@ -365,8 +455,11 @@ mod linux {
 #[cfg(not(target_os = "linux"))]
 mod unsupported {
     use std::path::Path;
+    use std::sync::atomic::AtomicU32;
 
     use nix::errno::Errno;
+
+    use super::Check;
 
     /// No inotify here: every path is checked with `stat()` by the caller.
     pub struct PathWatch;
@@ -380,6 +473,15 @@ mod unsupported {
         }
         pub fn unchanged(&mut self, _id: u32) -> bool {
             false
+        }
+        pub fn check(&mut self, _id: u32) -> Check {
+            Check {
+                trusted: false,
+                counter: None,
+            }
+        }
+        pub fn change_counter(&mut self) -> Option<*const AtomicU32> {
+            None
         }
         pub fn trust(&mut self, _id: u32) -> bool {
             false
@@ -399,6 +501,7 @@ mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
+    use std::sync::atomic::Ordering;
 
     use super::PathWatch;
 
@@ -422,6 +525,69 @@ mod tests {
         assert!(watch.trust(id));
         assert!(watch.unchanged(id));
         id
+    }
+
+    #[test]
+    fn the_change_counter_moves_before_a_change_made_elsewhere_can_be_learned_of() {
+        let dir = folder("counter");
+        let mut watch = PathWatch::new().unwrap();
+        let Some(counter) = watch.change_counter() else {
+            eprintln!("skipped: io_uring is not usable here, PathWatch asks with ioctl()");
+            return;
+        };
+        // SAFETY: the counter lives as long as `watch`.
+        let read = || unsafe { (*counter).load(Ordering::Acquire) };
+        let page = dir.join("site/page.html");
+        let mut id = trusted(&mut watch, &page);
+        let changes: Vec<(&str, Change)> = vec![
+            // Learned of through the child's exit (`waitpid`).
+            (
+                "another process rewrites it",
+                Box::new(|| {
+                    let status = std::process::Command::new("sh")
+                        .arg("-c")
+                        .arg(format!("printf two > '{}'", page.display()))
+                        .status()
+                        .unwrap();
+                    assert!(status.success());
+                }),
+            ),
+            // Learned of through the thread's exit (`join`, a futex).
+            (
+                "another thread renames over it",
+                Box::new(|| {
+                    let (dir, page) = (dir.clone(), page.clone());
+                    std::thread::spawn(move || {
+                        fs::write(dir.join("site/next.tmp"), b"three").unwrap();
+                        fs::rename(dir.join("site/next.tmp"), page).unwrap();
+                    })
+                    .join()
+                    .unwrap();
+                }),
+            ),
+            // Known as soon as `write` returns.
+            (
+                "this thread rewrites it",
+                Box::new(|| fs::write(&page, b"four").unwrap()),
+            ),
+        ];
+        for (name, change) in changes {
+            let check = watch.check(id);
+            assert!(check.trusted, "{name}: trusted before");
+            let before = check.counter.expect("a live counter has a value");
+            change();
+            assert_ne!(read(), before, "{name}: the counter moved");
+            let check = watch.check(id);
+            assert!(
+                !check.trusted,
+                "{name}: the check that follows finds the change"
+            );
+            assert!(check.counter.is_some(), "{name}: the counter is still live");
+            // As the open-file cache does: the path is opened and watched afresh.
+            watch.unwatch(id);
+            id = trusted(&mut watch, &page);
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,6 +1,9 @@
 use std::cell::RefCell;
 use std::path::Path;
+use std::ptr::null_mut;
 
+use napi::bindgen_prelude::{FromNapiValue, Unknown};
+use napi::{sys, Env};
 use napi_derive::napi;
 use zerosend_core::PathWatch;
 
@@ -41,6 +44,69 @@ pub fn watch_path(path: String) -> i32 {
 #[napi]
 pub fn path_unchanged(id: u32) -> bool {
     with_watch(|watch| watch.unchanged(id), |_| false)
+}
+
+/// `pathUnchanged` with the change counter's value its answer holds for (see
+/// `pathChangeCounter`): `>= 0` the path is trusted, and stays so while the counter reads that
+/// value; `-1` something touched it; `-2` trusted, `-3` touched, and in both the counter has
+/// stopped (or was never there): it must not be read again.
+#[napi]
+pub fn path_check(id: u32) -> i64 {
+    with_watch(
+        |watch| {
+            let check = watch.check(id);
+            match (check.trusted, check.counter) {
+                (true, Some(value)) => i64::from(value),
+                (false, Some(_)) => -1,
+                (true, None) => -2,
+                (false, None) => -3,
+            }
+        },
+        |_| -3,
+    )
+}
+
+/// A one-number view of memory the kernel writes (an io_uring completion queue's tail) that moves
+/// whenever a change event may have been queued since the last `pathCheck`; `null` where io_uring
+/// cannot be used (then every question is a `pathCheck`). Reading it costs no system call.
+#[napi(ts_return_type = "Uint32Array | null")]
+pub fn path_change_counter(env: Env) -> napi::Result<Unknown<'static>> {
+    let counter = with_watch(|watch| watch.change_counter(), |_| None);
+    let mut value = null_mut();
+    // SAFETY: raw N-API calls on this thread's env. The buffer is *external*: it must be this very
+    // memory, never a copy (a copy would never move, and every file would stay trusted), so a
+    // runtime that refuses external buffers (Electron) gets `null`, not napi-rs's copying
+    // fallback. The ring lives in this thread's watch until the thread ends, after its isolate.
+    unsafe {
+        let status = match counter {
+            Some(word) => {
+                let mut buffer = null_mut();
+                let made = sys::napi_create_external_arraybuffer(
+                    env.raw(),
+                    word.cast_mut().cast(),
+                    size_of::<u32>(),
+                    None,
+                    null_mut(),
+                    &mut buffer,
+                );
+                if made == sys::Status::napi_ok {
+                    sys::napi_create_typedarray(
+                        env.raw(),
+                        sys::TypedarrayType::uint32_array,
+                        1,
+                        buffer,
+                        0,
+                        &mut value,
+                    )
+                } else {
+                    sys::napi_get_null(env.raw(), &mut value)
+                }
+            }
+            None => sys::napi_get_null(env.raw(), &mut value),
+        };
+        napi::check_status!(status, "pathChangeCounter")?;
+        Unknown::from_napi_value(env.raw(), value)
+    }
 }
 
 /// Trusts the path `id`: the caller has just checked it with `stat()` after `pathUnchanged`

@@ -1,0 +1,224 @@
+//! A counter in memory the kernel writes, that moves when a descriptor becomes readable: the open-file
+//! cache's "did anything change?" answered by one load from memory, with no system call.
+//!
+//! [`PathWatch`](crate::PathWatch) learns of changes from an inotify descriptor. Asking it with
+//! `ioctl(FIONREAD)` costs a system call per request (about 1 µs of a 4 KiB answer's ~20). Here an
+//! io_uring poll waits on that descriptor instead, and the completion queue's tail — a `u32` in the
+//! ring's shared memory — moves when the poll completes. JavaScript reads that word through a
+//! `Uint32Array`; while it has not moved since the last look, no event has been queued since.
+//!
+//! Why this is as fresh as asking the kernel each time: the kernel queues the inotify event inside
+//! the system call that makes the change, and waking the poll queues the completion as task work
+//! for the thread that armed it (this one), which the kernel runs before that thread next returns
+//! to user space — interrupting it if it is running. A request that arrives after the change
+//! reaches JavaScript through a system call of this thread (the socket's `read`), so the counter
+//! has moved before the request is parsed. [`ChangeRing::new`] checks that this kernel does post a
+//! poll's completion by then (one of its own writes must move the counter before `write` returns);
+//! a kernel that defers it to a worker thread instead (before 5.7) is not used.
+//!
+//! The poll is one-shot: after it fires, the thread is not woken again until the next check re-arms
+//! it, so a busy directory on the way wakes an idle server once, not once per event.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use rustix::io_uring::{
+    io_uring_enter, io_uring_params, io_uring_setup, io_uring_sqe, op_flags_union,
+    IoringEnterFlags, IoringFeatureFlags, IoringOp, IORING_OFF_SQES, IORING_OFF_SQ_RING,
+};
+use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+
+/// A shared mapping of the ring, unmapped on drop.
+struct Mapping {
+    base: *mut u8,
+    len: usize,
+}
+
+impl Mapping {
+    fn new(ring: &OwnedFd, len: usize, offset: u64) -> Result<Self, Errno> {
+        // SAFETY: a fresh shared mapping of the ring's memory, at an address the kernel picks.
+        let base = unsafe {
+            mmap(
+                null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED | MapFlags::POPULATE,
+                ring.as_fd(),
+                offset,
+            )
+        }
+        .map_err(|errno| Errno::from_raw(errno.raw_os_error()))?;
+        Ok(Self {
+            base: base.cast(),
+            len,
+        })
+    }
+
+    /// The `u32` at `offset`, shared with the kernel.
+    fn word(&self, offset: u32) -> *const AtomicU32 {
+        debug_assert!(offset as usize + 4 <= self.len);
+        // SAFETY: in bounds (the kernel's offsets into its own ring), and u32-aligned.
+        unsafe { self.base.add(offset as usize).cast() }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: mapped in `new`, and nothing reads it once its ring is dropped.
+        let _ = unsafe { munmap(self.base.cast(), self.len) };
+    }
+}
+
+/// One io_uring whose only request is a one-shot poll, and whose completion queue's tail is the
+/// counter.
+pub struct ChangeRing {
+    // Fields drop in order: the mappings go before the ring's descriptor. The queues' words below
+    // point into `_rings`.
+    _rings: Mapping,
+    sqes: Mapping,
+    ring: OwnedFd,
+    sq_tail: *const AtomicU32,
+    sq_mask: u32,
+    sq_array: *mut u32,
+    cq_head: *const AtomicU32,
+    cq_tail: *const AtomicU32,
+    /// A poll is waiting (its completion not seen yet).
+    armed: bool,
+}
+
+impl ChangeRing {
+    /// Sets up the ring, or says why it cannot be used here: `ENOSYS` (no io_uring, or no feature
+    /// this needs), `EPERM` (disabled by `kernel.io_uring_disabled` or a seccomp filter),
+    /// `ENOTSUP` (this kernel posts a poll's completion late: see the module's comment).
+    pub fn new() -> Result<Self, Errno> {
+        let mut params = io_uring_params::default();
+        // SAFETY: `params` is a valid, zeroed parameter block (no flags: completions are posted by
+        // task work that interrupts this thread, which is what the counter's freshness rests on).
+        let ring = unsafe { io_uring_setup(2, &mut params) }
+            .map_err(|errno| Errno::from_raw(errno.raw_os_error()))?;
+        // One mapping for both queues (5.4), and polls completed through task work (5.7; fast poll
+        // came with it).
+        if !params
+            .features
+            .contains(IoringFeatureFlags::SINGLE_MMAP | IoringFeatureFlags::FAST_POLL)
+        {
+            return Err(Errno::ENOSYS);
+        }
+        let sq_len = params.sq_off.array as usize + params.sq_entries as usize * size_of::<u32>();
+        let cq_len = params.cq_off.cqes as usize + params.cq_entries as usize * 16;
+        let rings = Mapping::new(&ring, sq_len.max(cq_len), IORING_OFF_SQ_RING)?;
+        let sqes = Mapping::new(
+            &ring,
+            params.sq_entries as usize * size_of::<io_uring_sqe>(),
+            IORING_OFF_SQES,
+        )?;
+        // SAFETY: the ring mask is a u32 the kernel wrote at setup and never changes.
+        let sq_mask = unsafe { (*rings.word(params.sq_off.ring_mask)).load(Ordering::Relaxed) };
+        let mut this = Self {
+            sq_tail: rings.word(params.sq_off.tail),
+            sq_mask,
+            sq_array: rings.word(params.sq_off.array).cast_mut().cast(),
+            cq_head: rings.word(params.cq_off.head),
+            cq_tail: rings.word(params.cq_off.tail),
+            _rings: rings,
+            sqes,
+            ring,
+            armed: false,
+        };
+        this.check_completions_are_prompt()?;
+        Ok(this)
+    }
+
+    /// The counter: the completion queue's tail, which the kernel moves and nobody else writes.
+    /// Valid as long as this ring lives.
+    pub fn counter(&self) -> *const AtomicU32 {
+        self.cq_tail
+    }
+
+    /// Takes the completions posted so far (a completion means the poll fired: it is re-armed by
+    /// the next [`arm`]) and returns the counter's value, read before anything else is done: an
+    /// event queued after the caller's next read of the descriptor moves the counter past it.
+    ///
+    /// [`arm`]: ChangeRing::arm
+    pub fn settle(&mut self) -> u32 {
+        // SAFETY: both words live as long as `self.rings`; only this ring's owner writes the head.
+        let (tail, head) = unsafe {
+            (
+                (*self.cq_tail).load(Ordering::Acquire),
+                (*self.cq_head).load(Ordering::Relaxed),
+            )
+        };
+        if tail != head {
+            // Only one request is ever outstanding, so any completion is the poll's (its result,
+            // readiness or an error such as `ECANCELED`, does not matter: it is armed again).
+            self.armed = false;
+            // SAFETY: as above; Release hands the slots back to the kernel after they were read.
+            unsafe { (*self.cq_head).store(tail, Ordering::Release) };
+        }
+        tail
+    }
+
+    /// Arms the poll on `fd` (readable) unless one is still waiting. An error leaves the ring
+    /// unusable: the caller stops trusting the counter.
+    pub fn arm(&mut self, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        if self.armed {
+            return Ok(());
+        }
+        let sqe = io_uring_sqe {
+            opcode: IoringOp::PollAdd,
+            fd: fd.as_raw_fd(),
+            // The 32-bit field (5.9) overlays the 16-bit one on little-endian targets, where older
+            // kernels read the same POLLIN.
+            op_flags: op_flags_union {
+                poll32_events: libc::POLLIN as u32,
+            },
+            ..Default::default()
+        };
+        // SAFETY: one slot of each array, indexed within the ring's mask; the Release store of
+        // the tail publishes the entry to the kernel, which only reads it inside io_uring_enter.
+        unsafe {
+            let tail = (*self.sq_tail).load(Ordering::Relaxed);
+            let slot = tail & self.sq_mask;
+            self.sqes
+                .base
+                .cast::<io_uring_sqe>()
+                .add(slot as usize)
+                .write(sqe);
+            self.sq_array.add(slot as usize).write(slot);
+            (*self.sq_tail).store(tail.wrapping_add(1), Ordering::Release);
+        }
+        loop {
+            // SAFETY: the entry above points at no memory; `fd` outlives the poll (the ring holds
+            // its own reference to the file until the poll completes or the ring closes).
+            match unsafe { io_uring_enter(self.ring.as_fd(), 1, 0, IoringEnterFlags::empty()) } {
+                Ok(1) => break,
+                // A signal before the entry was taken: it is still queued, submit it again.
+                Err(errno) if errno.raw_os_error() == libc::EINTR => continue,
+                // Taken but not started (0), or refused (EAGAIN, EBUSY, ENOMEM...): give up.
+                Ok(_) => return Err(Errno::EIO),
+                Err(errno) => return Err(Errno::from_raw(errno.raw_os_error())),
+            }
+        }
+        self.armed = true;
+        Ok(())
+    }
+
+    /// One of this thread's own writes must move the counter before `write` returns; a kernel that
+    /// completes polls on a worker thread would let a request overtake a change.
+    fn check_completions_are_prompt(&mut self) -> Result<(), Errno> {
+        let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+        self.arm(read_end.as_fd())?;
+        let before = self.settle();
+        nix::unistd::write(&write_end, b"x")?;
+        // SAFETY: as in `settle`.
+        let after = unsafe { (*self.cq_tail).load(Ordering::Acquire) };
+        self.settle();
+        if after == before {
+            return Err(Errno::ENOTSUP);
+        }
+        Ok(())
+    }
+}
