@@ -108,6 +108,7 @@ impl ChangeRing {
             return Err(Errno::ENOSYS);
         }
         let sq_len = params.sq_off.array as usize + params.sq_entries as usize * size_of::<u32>();
+        // 16 bytes a completion: the ring is not set up for 32-byte ones (IORING_SETUP_CQE32).
         let cq_len = params.cq_off.cqes as usize + params.cq_entries as usize * 16;
         let rings = Mapping::new(&ring, sq_len.max(cq_len), IORING_OFF_SQ_RING)?;
         let sqes = Mapping::new(
