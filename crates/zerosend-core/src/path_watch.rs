@@ -452,7 +452,8 @@ mod linux {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+// Compiled on Linux too, for its test: no other target's toolchain runs here.
+#[cfg(any(not(target_os = "linux"), test))]
 mod unsupported {
     use std::path::Path;
     use std::sync::atomic::AtomicU32;
@@ -492,6 +493,30 @@ mod unsupported {
         }
         pub fn watch_count(&self) -> usize {
             0
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::path::Path;
+
+        use nix::errno::Errno;
+
+        use super::PathWatch;
+
+        #[test]
+        fn without_inotify_nothing_is_ever_trusted() {
+            assert!(matches!(PathWatch::new(), Err(Errno::ENOSYS)));
+            let mut watch = PathWatch;
+            assert_eq!(watch.watch(Path::new("/")), Err(Errno::ENOSYS));
+            assert!(!watch.unchanged(0));
+            assert!(!watch.trust(0));
+            let check = watch.check(0);
+            assert!(!check.trusted && check.counter.is_none());
+            assert!(watch.change_counter().is_none());
+            watch.unwatch(0);
+            assert!(watch.is_empty());
+            assert_eq!(watch.watch_count(), 0);
         }
     }
 }
