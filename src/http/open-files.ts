@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 
 import { isInside } from './directory-entries';
 import { isProbedVersion, probe, sameVersion } from './file-version';
+import { openBeneath } from './open-beneath';
 import { canWatch, NOT_QUIET, pathUnchanged, trustPath, UNWATCHED, unwatchPath, watchPath, type Watched } from './path-watch';
 
 /** An open file, shared by the requests that serve it. */
@@ -176,9 +177,12 @@ export class OpenFiles {
 
   /** @param retries opens left if the root seems to have moved (see below) */
   private open(fsPath: string, retries = 2): Lookup {
+    // Confined: opened beneath the root where the kernel can, and then inside by construction.
+    const beneath = this.confine ? openBeneath(this.root, fsPath) : undefined;
+    if (typeof beneath === 'string') return classifyCode(beneath);
     let fd: number;
     try {
-      fd = fs.openSync(fsPath, OPEN_FLAGS);
+      fd = beneath ?? fs.openSync(fsPath, OPEN_FLAGS);
     } catch (error) {
       return classify(error);
     }
@@ -187,7 +191,7 @@ export class OpenFiles {
     let outside: boolean;
     try {
       stat = fs.fstatSync(fd);
-      outside = stat.isFile() && this.confine && !this.inside(realPathOf(fd, fsPath));
+      outside = stat.isFile() && this.confine && beneath === undefined && !this.inside(realPathOf(fd, fsPath));
     } catch (error) {
       fs.closeSync(fd);
       return classify(error);

@@ -17,6 +17,7 @@ mod fd;
 pub mod file_version;
 pub mod limits;
 mod method;
+pub mod open_beneath;
 pub mod path_watch;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod pipe_pool;
@@ -30,6 +31,7 @@ pub use driver::{drive, Outcome};
 pub use error::Failure;
 pub use file_version::{file_version, FileKind, FileVersion};
 pub use method::Method;
+pub use open_beneath::open_beneath;
 pub use path_watch::{Check, PathWatch};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use pipe_pool::idle_count as idle_pipes;

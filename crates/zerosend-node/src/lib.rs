@@ -11,6 +11,7 @@
 mod capabilities;
 mod completions;
 mod file_version;
+mod open_beneath;
 mod outcome;
 mod path_watch;
 #[cfg(any(target_os = "linux", target_os = "android"))]
