@@ -84,6 +84,34 @@ test('a symlink that stays inside the root is served', async (t) => {
   t.is(response.status, 200);
 });
 
+test('relative symlinks: one that stays inside (to a file, through a folder, out and back in) is served, one that leaves is not', async (t) => {
+  const outside = tempDir('zs-relative-');
+  const root = join(outside, 'root');
+  mkdirSync(join(root, 'docs'), { recursive: true });
+  writeFileSync(join(root, 'docs', 'page.txt'), 'inside\n');
+  writeFileSync(join(outside, 'secret.txt'), 'relative secret\n');
+  symlinkSync('docs/page.txt', join(root, 'to-file.txt'));
+  symlinkSync('docs', join(root, 'to-folder'));
+  symlinkSync('../root/docs/page.txt', join(root, 'out-and-back.txt'));
+  symlinkSync('../secret.txt', join(root, 'out.txt'));
+  symlinkSync('..', join(root, 'parent'));
+  const open = await listen(createStaticServer(root));
+  try {
+    for (const target of ['/to-file.txt', '/to-folder/page.txt', '/out-and-back.txt']) {
+      const response = await rawGet(open.port, target);
+      t.is(response.status, 200, target);
+      t.true(response.text.endsWith('inside\n'), target);
+    }
+    for (const target of ['/out.txt', '/parent/secret.txt']) {
+      const response = await rawGet(open.port, target);
+      t.is(response.status, 403, target);
+      t.false(response.text.includes('relative secret'), target);
+    }
+  } finally {
+    await open.close();
+  }
+});
+
 test('followSymlinks: true serves a symlink that leaves the root (dotfiles and .. still refused)', async (t) => {
   const open = await listen(createStaticServer(site.root, { followSymlinks: true }));
   try {
