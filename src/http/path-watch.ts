@@ -74,7 +74,7 @@ export function pathUnchanged(path: Watched): boolean {
   return answer === -2;
 }
 
-/** Trusts the path: a `stat()` made after its watches were in place (and after any `pathUnchanged`) found it unchanged. */
+/** Trusts the path: a `stat()` made after its watches were in place (and after any `pathUnchanged`) found it as cached. */
 export function trustPath(id: number): void {
   native!.trustPath(id);
 }

@@ -38,18 +38,11 @@ pub fn watch_path(path: String) -> i32 {
     )
 }
 
-/// Whether the path `id` is still trusted: looks for queued change events (one `ioctl(FIONREAD)`,
-/// no path walk; they are read only when there are some) and answers false if one touched the
-/// path since it was last trusted.
-#[napi]
-pub fn path_unchanged(id: u32) -> bool {
-    with_watch(|watch| watch.unchanged(id), |_| false)
-}
-
-/// `pathUnchanged` with the change counter's value its answer holds for (see
-/// `pathChangeCounter`): `>= 0` the path is trusted, and stays so while the counter reads that
-/// value; `-1` something touched it; `-2` trusted, `-3` touched, and in both the counter has
-/// stopped (or was never there): it must not be read again.
+/// Whether the path `id` is still trusted: reads the queued change events, if any (one
+/// `ioctl(FIONREAD)` says whether there are; no path walk), and re-arms the change counter's poll.
+/// `>= 0`: trusted, and it stays so while the counter (`pathChangeCounter`) reads that value;
+/// `-1`: something touched the path since it was last trusted; `-2` trusted, `-3` touched, and in
+/// both the counter has stopped (or was never there): it must not be read again.
 #[napi]
 pub fn path_check(id: u32) -> i64 {
     with_watch(
@@ -109,8 +102,8 @@ pub fn path_change_counter(env: Env) -> napi::Result<Unknown<'static>> {
     }
 }
 
-/// Trusts the path `id`: the caller has just checked it with `stat()` after `pathUnchanged`
-/// answered false. Returns false for a path that can no longer be trusted.
+/// Trusts the path `id`: the caller has just checked it with `stat()` after `pathCheck`
+/// answered that it was touched (or for a new path). Returns false for a path that can no longer be trusted.
 #[napi]
 pub fn trust_path(id: u32) -> bool {
     with_watch(|watch| watch.trust(id), |_| false)
