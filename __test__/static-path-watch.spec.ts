@@ -7,6 +7,10 @@
  *
  * On the fallback (no binding) nothing is watched and every lookup stats: the same answers.
  * Paths through symlinks (a `current -> releases/N` root) are watched too, the links included.
+ *
+ * Here a trusted path is asked about through the io_uring change counter (no system call, where
+ * the kernel allows it); static-path-watch-ioctl.spec.ts runs every test again with the counter
+ * off, each question an `ioctl`.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
