@@ -70,10 +70,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("zs-version-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::test_dir::fresh_dir(&format!("version-{name}"))
     }
 
     #[test]

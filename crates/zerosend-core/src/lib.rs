@@ -24,6 +24,8 @@ mod pipe_pool;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod relay;
 mod source;
+#[cfg(test)]
+mod test_dir;
 mod transfer;
 
 pub use capabilities::{capabilities, Capabilities};

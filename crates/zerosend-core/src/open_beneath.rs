@@ -68,9 +68,7 @@ mod tests {
     use super::open_beneath;
 
     fn site(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("zerosend-beneath-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        let dir = crate::test_dir::fresh_dir(&format!("beneath-{name}"));
         fs::create_dir_all(dir.join("root/docs")).unwrap();
         fs::write(dir.join("root/docs/page.txt"), b"inside").unwrap();
         fs::write(dir.join("secret.txt"), b"outside").unwrap();

@@ -531,9 +531,7 @@ mod tests {
     use super::PathWatch;
 
     fn folder(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("zerosend-path-watch-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        let dir = crate::test_dir::fresh_dir(&format!("path-watch-{name}"));
         fs::create_dir_all(dir.join("site")).unwrap();
         fs::write(dir.join("site/page.html"), b"one").unwrap();
         fs::write(dir.join("site/other.html"), b"other").unwrap();
