@@ -178,11 +178,12 @@ function resolvePluginSettings(options: ZerosendFastifyOptions): PluginSettings 
   // Hijacked replies: Fastify's own API never reads the raw response's headers (it sends its own
   // with one writeHead, as a plain whole file's may go out here).
   const responseSettings = { ...shared, setHeaders: undefined, ownsResponse: true };
+  const index = stringList(o, 'index', ['index.html']);
   return {
     ...responseSettings,
     roots,
     prefix,
-    index: stringList(o, 'index', ['index.html']),
+    index,
     extensions: stringList(o, 'extensions', []).map((extension) => extension.replace(/^\./, '')),
     redirect: booleanOption(o, 'redirect') ?? false,
     precompressed: booleanOption(o, 'preCompressed') ?? booleanOption(o, 'precompressed') ?? false,
@@ -195,7 +196,7 @@ function resolvePluginSettings(options: ZerosendFastifyOptions): PluginSettings 
       contentType: undefined,
       headers: undefined,
       followSymlinks: booleanOption(o, 'followSymlinks') ?? false,
-      index: stringList(o, 'index', ['index.html']),
+      index,
       signal: undefined,
     })),
     sendFileOptions: definedOptions(o, SEND_FILE_OPTIONS),
