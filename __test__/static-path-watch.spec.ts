@@ -24,7 +24,7 @@ import test from 'ava';
 import { createStaticServer } from '../src';
 import { NOT_QUIET, pathUnchanged, trustPath, UNWATCHED, unwatchPath, usesChangeCounter, watchPath } from '../src/http/path-watch';
 import { hasNative, nativeTest } from './helpers/native';
-import { delay, tempDir } from './helpers/net';
+import { deadline, delay, tempDir } from './helpers/net';
 import { testUnless } from './helpers/skip';
 import { curl, listen } from './helpers/static-site';
 
@@ -328,7 +328,7 @@ test('a symlinked root flipped between two releases while keep-alive clients ask
   } finally {
     // Stopped whatever happened above, so that a failure leaves no process flipping.
     writeFileSync(join(outside, 'stop'), '');
-    if (flipper.exitCode === null) await Promise.race([flipped, delay(2000).then(() => flipper.kill())]);
+    if (flipper.exitCode === null) await Promise.race([flipped, deadline(2000, undefined).then(() => flipper.kill())]);
     agent.destroy();
     await close();
   }

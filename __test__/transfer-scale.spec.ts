@@ -14,7 +14,7 @@ import { runInNewContext } from 'node:vm';
 
 import { transfer } from '../src';
 import { nativeTest } from './helpers/native';
-import { delay, MiB, randomFile, tempDir } from './helpers/net';
+import { deadline, delay, MiB, randomFile, tempDir } from './helpers/net';
 
 const COUNT = 2000;
 
@@ -89,7 +89,7 @@ nativeTest.serial(`${COUNT} parked transfers: no CPU, no event-loop stall, threa
   const utilizationBefore = performance.eventLoopUtilization();
   const cpuBefore = process.cpuUsage();
   const readStarted = performance.now();
-  const text = await Promise.race([readFile(small, 'utf8'), delay(5000).then(() => 'thread pool blocked')]);
+  const text = await Promise.race([readFile(small, 'utf8'), deadline(5000, 'thread pool blocked')]);
   const readMs = performance.now() - readStarted;
   await delay(1000);
   const cpu = process.cpuUsage(cpuBefore);

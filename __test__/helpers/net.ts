@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -100,3 +101,10 @@ export function loopbackTcpIsPaced(): boolean {
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `value` after `ms`, on a timer that does not keep the process alive: the deadline side of a
+ * `Promise.race`. A plain `delay` there holds the test file's process open until it fires, long
+ * after the race was won (transfer-scale's 5 s deadline kept its process 3.6 s past its test).
+ */
+export const deadline = <T>(ms: number, value: T): Promise<T> => sleep(ms, value, { ref: false });
