@@ -6,6 +6,10 @@
 //   - createStaticServer(): keep-alive downloads with random ranges, HEAD, conditional requests,
 //     and clients that hang up mid-body;
 //   - proxy() (when the build has it): client <-> proxy <-> echo upstream, with random resets;
+//   - replace: files replaced by rename (from the JS thread and from the thread pool) while the
+//     same static server serves them, with and without If-None-Match: every answer must be one
+//     whole version, and never one older than the version whose rename had returned when the
+//     request was sent (a 304 included) — the open-file cache's watch under load;
 // — and verifies every completed byte stream against its sha256 (and every cut-short stream as an
 // exact prefix of what was expected). Every `--sample` seconds it prints throughput, RSS, heap and
 // open descriptors; at the end a summary: operations, bytes, errors by code, corrupted streams,
@@ -15,7 +19,7 @@
 //   options: --concurrency=N (parallel operations per kind, default 6), --sample=SECONDS (10),
 //            --warmup=SECONDS (60), --seed=N, --json=FILE (samples + summary),
 //            --dist=DIR (the build to load; default this repository's dist/; build it first:
-//            npm run build), --kinds=transfer,static,proxy
+//            npm run build), --kinds=transfer,static,proxy,replace
 //
 // With --expose-gc the sampler collects garbage before reading RSS, so the numbers show retained
 // memory rather than when V8 last felt like collecting. Exit code 1 on any corrupted stream,
@@ -38,7 +42,7 @@ const sampleSecs = Number(flags.sample ?? 10);
 const warmupSecs = Number(flags.warmup ?? Math.min(60, durationSecs / 5));
 const seed = Number(flags.seed ?? Math.floor(Math.random() * 2 ** 31));
 const distDir = path.resolve(flags.dist ?? path.join(repoRoot, 'dist'));
-const kinds = new Set((flags.kinds ?? 'transfer,static,proxy').split(','));
+const kinds = new Set((flags.kinds ?? 'transfer,static,proxy,replace').split(','));
 
 const zerosend = await import(pathToFileURL(path.join(distDir, 'index.js')).href).then((m) => m.default ?? m);
 const { transfer, createStaticServer, capabilities } = zerosend;
@@ -464,6 +468,120 @@ async function proxyOnce() {
   stats.bytesVerified += got.received;
 }
 
+// ---- kind 4: files replaced while they are served ----
+/**
+ * One entry per replaced file. `committed`: the newest version whose rename has returned; `writing`:
+ * a replacement is on its way (one at a time per file, so versions commit in order); `seen`: the
+ * newest ETag a client got, with its version, for If-None-Match.
+ */
+const replaced = [4 * KiB, 12 * KiB, 64 * KiB + 1, 300 * KiB, 2 * MiB].map((size, i) => ({
+  name: `replaced/r${i}.bin`,
+  size,
+  committed: 0,
+  writing: false,
+  seen: undefined,
+}));
+
+/**
+ * Version `version` of a replaced file: its first line names it, the rest is one byte repeated.
+ * The size grows with the version, so no two versions share an ETag (`size-mtime`, whose
+ * millisecond two quick replacements can share).
+ */
+function versionBody(entry, version) {
+  const head = Buffer.from(`${entry.name} v${version}\n`);
+  const body = Buffer.alloc(entry.size + version, version % 251);
+  head.copy(body);
+  return body;
+}
+
+/** The version a body is, or undefined when it is not one whole version of `entry`. */
+function versionOf(entry, body) {
+  const match = /^(\S+) v(\d+)\n/.exec(body.subarray(0, 64).toString('latin1'));
+  if (match === null || match[1] !== entry.name) return undefined;
+  const version = Number(match[2]);
+  return body.equals(versionBody(entry, version)) ? version : undefined;
+}
+
+function startReplace() {
+  fs.mkdirSync(path.join(root, 'replaced'));
+  for (const entry of replaced) fs.writeFileSync(path.join(root, entry.name), versionBody(entry, 0));
+}
+
+async function replaceOnce() {
+  const entry = pick(replaced);
+  if (!entry.writing && chance(0.1)) return replaceFile(entry);
+  return requestVersion(entry);
+}
+
+/** Writes the next version beside the file and renames it over, synchronously or through the thread pool. */
+async function replaceFile(entry) {
+  const tally = op('replace-write');
+  tally.started += 1;
+  entry.writing = true;
+  const version = entry.committed + 1;
+  const file = path.join(root, entry.name);
+  const next = `${file}.next`;
+  try {
+    fs.writeFileSync(next, versionBody(entry, version));
+    if (chance(0.5)) fs.renameSync(next, file);
+    else await fs.promises.rename(next, file);
+    entry.committed = version;
+    tally.completed += 1;
+  } finally {
+    entry.writing = false;
+  }
+}
+
+async function requestVersion(entry) {
+  const tally = op('replace');
+  tally.started += 1;
+  // What the client may expect: nothing older than the version committed before it asked.
+  const floor = entry.committed;
+  const seen = entry.seen;
+  const conditional = seen !== undefined && chance(0.3);
+  const headers = conditional ? { 'if-none-match': seen.etag } : {};
+  await new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: staticServer.address().port, path: `/${entry.name}`, headers, agent: staticAgent },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('error', () => resolve());
+        res.on('end', () => {
+          tally.completed += 1;
+          const newest = entry.committed + (entry.writing ? 1 : 0);
+          if (res.statusCode === 304) {
+            if (!conditional) unexpected('replace', '304 without If-None-Match', { file: entry.name });
+            else if (seen.version < floor) corrupted('replace', { reason: 'stale 304', file: entry.name, held: seen.version, floor });
+            else tally.verified += 1;
+            return resolve();
+          }
+          if (res.statusCode !== 200) {
+            unexpected('replace', `status ${res.statusCode}`, { file: entry.name });
+            return resolve();
+          }
+          const body = Buffer.concat(chunks);
+          const version = versionOf(entry, body);
+          if (version === undefined) corrupted('replace', { reason: 'not one whole version', file: entry.name, bytes: body.length });
+          else if (version < floor) corrupted('replace', { reason: 'stale', file: entry.name, version, floor });
+          else if (version > newest) corrupted('replace', { reason: 'a version not written yet', file: entry.name, version, newest });
+          else {
+            tally.verified += 1;
+            stats.bytesVerified += body.length;
+            if (seen === undefined || version >= seen.version) entry.seen = { etag: res.headers.etag, version };
+          }
+          resolve();
+        });
+      },
+    );
+    req.on('error', (e) => {
+      unexpected('replace', `request error ${e.code}`, { message: e.message });
+      resolve();
+    });
+    req.end();
+  });
+}
+
 // ---- the sampler ----
 const samples = [];
 const startedAt = Date.now();
@@ -506,11 +624,12 @@ console.log(
   `soak: ${durationSecs}s, seed ${seed}, concurrency ${concurrency} per kind, kinds ${[...kinds].join(',')}, ` +
     `dist ${distDir}, gc ${globalThis.gc ? 'exposed' : 'not exposed (run with --expose-gc)'}`,
 );
-if (kinds.has('static')) await startStatic();
+if (kinds.has('static') || kinds.has('replace')) await startStatic();
+if (kinds.has('replace')) startReplace();
 if (kinds.has('proxy')) await startProxy();
 const deadline = startedAt + durationSecs * 1000;
 const loops = [];
-const runners = { transfer: transferOnce, static: staticOnce, proxy: proxyOnce };
+const runners = { transfer: transferOnce, static: staticOnce, proxy: proxyOnce, replace: replaceOnce };
 for (const kind of kinds) {
   for (let i = 0; i < concurrency; i++) {
     loops.push(
