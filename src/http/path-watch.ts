@@ -38,7 +38,7 @@ export const canWatch = native !== null && process.platform === 'linux';
 export function watchPath(path: string): number {
   if (native === null) return UNWATCHED;
   const id = native.watchPath(path);
-  counter ??= process.env.ZEROSEND_IO_URING === '0' ? null : native.pathChangeCounter();
+  if (counter === undefined) counter = counterAllowed() ? native.pathChangeCounter() : null;
   // ENOSPC (the user's watch limit), ENOENT (the path changed meanwhile), ENOSYS: stat() instead.
   return id >= 0 ? id : UNWATCHED;
 }
@@ -59,6 +59,15 @@ export const NOT_QUIET = -1;
  * `undefined` until the first path is watched).
  */
 let counter: Uint32Array | null | undefined;
+
+/**
+ * Whether to read the kernel's counter: not when the user turned it off, and only on Node. The
+ * counter is memory the binding lends JavaScript (an external ArrayBuffer) and must never free or
+ * copy, which is how Node treats it; other runtimes' N-API layers have differed there.
+ */
+function counterAllowed(): boolean {
+  return process.env.ZEROSEND_IO_URING !== '0' && process.versions.bun === undefined && process.versions.deno === undefined;
+}
 
 /** Whether nothing touched the path since it was trusted (a watched path only). */
 export function pathUnchanged(path: Watched): boolean {

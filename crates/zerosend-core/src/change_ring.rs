@@ -18,7 +18,9 @@
 //! a kernel that defers it to a worker thread instead (before 5.7) is not used.
 //!
 //! The poll is one-shot: after it fires, the thread is not woken again until the next check re-arms
-//! it, so a busy directory on the way wakes an idle server once, not once per event.
+//! it, so a busy directory on the way wakes an idle server once, not once per event. (That wake is
+//! a signal-like interruption: an `epoll_wait` the thread is blocked in returns `EINTR` once, which
+//! libuv retries.)
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::null_mut;
@@ -58,11 +60,15 @@ impl Mapping {
         })
     }
 
-    /// The `u32` at `offset`, shared with the kernel.
-    fn word(&self, offset: u32) -> *const AtomicU32 {
-        debug_assert!(offset as usize + 4 <= self.len);
-        // SAFETY: in bounds (the kernel's offsets into its own ring), and u32-aligned.
-        unsafe { self.base.add(offset as usize).cast() }
+    /// The `u32` at `offset`, shared with the kernel: `ENOSYS` unless it lies within the mapping,
+    /// aligned (the offsets come from the kernel, but every later access relies on them).
+    fn word(&self, offset: u32) -> Result<*const AtomicU32, Errno> {
+        let offset = offset as usize;
+        if !offset.is_multiple_of(align_of::<u32>()) || offset + size_of::<u32>() > self.len {
+            return Err(Errno::ENOSYS);
+        }
+        // SAFETY: in bounds and aligned, checked above.
+        Ok(unsafe { self.base.add(offset).cast() })
     }
 }
 
@@ -71,6 +77,15 @@ impl Drop for Mapping {
         // SAFETY: mapped in `new`, and nothing reads it once its ring is dropped.
         let _ = unsafe { munmap(self.base.cast(), self.len) };
     }
+}
+
+/// A completion as the kernel lays it out (16 bytes: the ring is not set up with
+/// `IORING_SETUP_CQE32`).
+#[repr(C)]
+struct CompletionEntry {
+    user_data: u64,
+    res: i32,
+    flags: u32,
 }
 
 /// One io_uring whose only request is a one-shot poll, and whose completion queue's tail is the
@@ -86,6 +101,8 @@ pub struct ChangeRing {
     sq_array: *mut u32,
     cq_head: *const AtomicU32,
     cq_tail: *const AtomicU32,
+    cq_mask: u32,
+    cqes: *const CompletionEntry,
     /// A poll is waiting (its completion not seen yet).
     armed: bool,
 }
@@ -108,23 +125,39 @@ impl ChangeRing {
         {
             return Err(Errno::ENOSYS);
         }
+        // Both arrays end within the mapping by construction of its length.
         let sq_len = params.sq_off.array as usize + params.sq_entries as usize * size_of::<u32>();
-        // 16 bytes a completion: the ring is not set up for 32-byte ones (IORING_SETUP_CQE32).
-        let cq_len = params.cq_off.cqes as usize + params.cq_entries as usize * 16;
+        let cq_len =
+            params.cq_off.cqes as usize + params.cq_entries as usize * size_of::<CompletionEntry>();
         let rings = Mapping::new(&ring, sq_len.max(cq_len), IORING_OFF_SQ_RING)?;
         let sqes = Mapping::new(
             &ring,
             params.sq_entries as usize * size_of::<io_uring_sqe>(),
             IORING_OFF_SQES,
         )?;
-        // SAFETY: the ring mask is a u32 the kernel wrote at setup and never changes.
-        let sq_mask = unsafe { (*rings.word(params.sq_off.ring_mask)).load(Ordering::Relaxed) };
+        if !(params.cq_off.cqes as usize).is_multiple_of(align_of::<CompletionEntry>()) {
+            return Err(Errno::ENOSYS);
+        }
+        // SAFETY: the masks are u32s the kernel wrote at setup and never changes again. Every index
+        // below is taken modulo them, and the kernel sizes both arrays to the mask plus one.
+        let (sq_mask, cq_mask) = unsafe {
+            (
+                (*rings.word(params.sq_off.ring_mask)?).load(Ordering::Relaxed),
+                (*rings.word(params.cq_off.ring_mask)?).load(Ordering::Relaxed),
+            )
+        };
+        if sq_mask >= params.sq_entries || cq_mask >= params.cq_entries {
+            return Err(Errno::ENOSYS);
+        }
         let mut this = Self {
-            sq_tail: rings.word(params.sq_off.tail),
+            sq_tail: rings.word(params.sq_off.tail)?,
             sq_mask,
-            sq_array: rings.word(params.sq_off.array).cast_mut().cast(),
-            cq_head: rings.word(params.cq_off.head),
-            cq_tail: rings.word(params.cq_off.tail),
+            sq_array: rings.word(params.sq_off.array)?.cast_mut().cast(),
+            cq_head: rings.word(params.cq_off.head)?,
+            cq_tail: rings.word(params.cq_off.tail)?,
+            cq_mask,
+            // SAFETY: within the mapping (its length covers every completion) and aligned, checked above.
+            cqes: unsafe { rings.base.add(params.cq_off.cqes as usize).cast() },
             _rings: rings,
             sqes,
             ring,
@@ -134,8 +167,10 @@ impl ChangeRing {
         Ok(this)
     }
 
-    /// The counter: the completion queue's tail, which the kernel moves and nobody else writes.
+    /// The counter: the completion queue's tail, which the kernel moves (and [`retire`], once).
     /// Valid as long as this ring lives.
+    ///
+    /// [`retire`]: ChangeRing::retire
     pub fn counter(&self) -> *const AtomicU32 {
         self.cq_tail
     }
@@ -144,8 +179,12 @@ impl ChangeRing {
     /// the next [`arm`]) and returns the counter's value, read before anything else is done: an
     /// event queued after the caller's next read of the descriptor moves the counter past it.
     ///
+    /// A poll that failed is an error: one the kernel refuses for this descriptor would fail again
+    /// at once on every re-arm, moving the counter on every look — a system call per request, the
+    /// cost the counter is there to save. The caller stops using the counter.
+    ///
     /// [`arm`]: ChangeRing::arm
-    pub fn settle(&mut self) -> u32 {
+    pub fn settle(&mut self) -> Result<u32, Errno> {
         // SAFETY: both words live as long as `self.rings`; only this ring's owner writes the head.
         let (tail, head) = unsafe {
             (
@@ -153,14 +192,38 @@ impl ChangeRing {
                 (*self.cq_head).load(Ordering::Relaxed),
             )
         };
+        let mut failed = None;
+        // The indices wrap around at 2^32; there are never more completions than slots.
+        let posted = tail.wrapping_sub(head).min(self.cq_mask + 1);
+        for index in (0..posted).map(|n| head.wrapping_add(n)) {
+            // SAFETY: a slot the kernel has published (below the tail read with Acquire) and not
+            // yet handed back (at or above the head), within the array by the mask.
+            let res = unsafe { (*self.cqes.add((index & self.cq_mask) as usize)).res };
+            // Only one request is ever outstanding, so any completion is the poll's: readiness
+            // (a positive mask), or an error.
+            if res < 0 {
+                failed = Some(Errno::from_raw(-res));
+            }
+        }
         if tail != head {
-            // Only one request is ever outstanding, so any completion is the poll's (its result,
-            // readiness or an error such as `ECANCELED`, does not matter: it is armed again).
             self.armed = false;
             // SAFETY: as above; Release hands the slots back to the kernel after they were read.
             unsafe { (*self.cq_head).store(tail, Ordering::Release) };
         }
-        tail
+        failed.map_or(Ok(tail), Err)
+    }
+
+    /// Moves the counter once more, by hand, for a ring no longer used: every value handed out
+    /// before is then stale, so that a reader still holding one (another copy of the JavaScript
+    /// module on this thread, say) asks again instead of trusting a word that will not move.
+    /// The kernel keeps its own copy of the tail and never reads this one back; at most the
+    /// poll still armed completes once more, and writes the same value.
+    pub fn retire(&mut self) {
+        // SAFETY: the word lives as long as `self.rings`.
+        unsafe {
+            let tail = (*self.cq_tail).load(Ordering::Acquire);
+            (*self.cq_tail).store(tail.wrapping_add(1), Ordering::Release);
+        }
     }
 
     /// Arms the poll on `fd` (readable) unless one is still waiting. An error leaves the ring
@@ -172,10 +235,8 @@ impl ChangeRing {
         let sqe = io_uring_sqe {
             opcode: IoringOp::PollAdd,
             fd: fd.as_raw_fd(),
-            // The 32-bit field (5.9) overlays the 16-bit one on little-endian targets, where older
-            // kernels read the same POLLIN.
             op_flags: op_flags_union {
-                poll32_events: libc::POLLIN as u32,
+                poll32_events: poll_events(),
             },
             ..Default::default()
         };
@@ -213,14 +274,82 @@ impl ChangeRing {
     fn check_completions_are_prompt(&mut self) -> Result<(), Errno> {
         let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
         self.arm(read_end.as_fd())?;
-        let before = self.settle();
+        let before = self.settle()?;
         nix::unistd::write(&write_end, b"x")?;
         // SAFETY: as in `settle`.
         let after = unsafe { (*self.cq_tail).load(Ordering::Acquire) };
-        self.settle();
+        self.settle()?;
         if after == before {
             return Err(Errno::ENOTSUP);
         }
         Ok(())
+    }
+}
+
+/// `POLLIN` as the 32-bit poll field carries it. It overlays the 16-bit field of kernels before
+/// 5.9 (which read the same `POLLIN` on little-endian targets); on big-endian ones the kernel
+/// swaps its halves back (as liburing's `io_uring_prep_poll_add` does).
+fn poll_events() -> u32 {
+    let events = libc::POLLIN as u32;
+    if cfg!(target_endian = "big") {
+        events.rotate_left(16)
+    } else {
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ring, unless the kernel says io_uring is off here (then `None`, and the test says so).
+    fn ring_unless_disabled() -> Option<ChangeRing> {
+        match ChangeRing::new() {
+            Ok(ring) => Some(ring),
+            Err(errno) => {
+                let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled");
+                assert!(
+                    disabled.as_deref().map(str::trim).ok() != Some("0"),
+                    "io_uring is enabled here, yet the change ring could not be set up: {errno}"
+                );
+                eprintln!("not checked: io_uring is off here");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn a_poll_that_fails_is_an_error_not_a_change() {
+        let Some(mut ring) = ring_unless_disabled() else {
+            return;
+        };
+        // A descriptor io_uring cannot use: an `O_PATH` one, which `fget` skips (EBADF), though
+        // it is open.
+        let path_only = nix::fcntl::open(
+            "/",
+            OFlag::O_PATH | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .unwrap();
+        ring.arm(path_only.as_fd()).unwrap();
+        assert_eq!(ring.settle(), Err(Errno::EBADF));
+    }
+
+    #[test]
+    fn a_retired_ring_moves_its_counter_once_and_a_late_completion_does_not_move_it_back() {
+        let Some(mut ring) = ring_unless_disabled() else {
+            return;
+        };
+        let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        ring.arm(read_end.as_fd()).unwrap();
+        let handed_out = ring.settle().unwrap();
+        let counter = ring.counter();
+        // SAFETY: the counter lives as long as `ring`.
+        let read = || unsafe { (*counter).load(Ordering::Acquire) };
+        ring.retire();
+        assert_eq!(read(), handed_out.wrapping_add(1));
+        // The poll still armed completes, and the kernel writes its own next tail: the same value.
+        nix::unistd::write(&write_end, b"x").unwrap();
+        assert_eq!(read(), handed_out.wrapping_add(1));
     }
 }

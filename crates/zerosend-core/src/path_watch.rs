@@ -245,9 +245,12 @@ mod linux {
             // after the read below finds the poll armed, and moves the counter past this value.
             let counter = match &mut self.counter {
                 Counter::Live(ring) => {
-                    let value = ring.settle();
-                    match ring.arm(self.inotify.as_fd()) {
-                        Ok(()) => Some(value),
+                    let inotify = self.inotify.as_fd();
+                    match ring
+                        .settle()
+                        .and_then(|value| ring.arm(inotify).map(|()| value))
+                    {
+                        Ok(value) => Some(value),
                         Err(_) => {
                             self.stop_counter();
                             None
@@ -291,9 +294,15 @@ mod linux {
             }
         }
 
-        fn stop_counter(&mut self) {
+        /// No more counter values are handed out, and the word moves once more so that none
+        /// handed out before still matches it. The ring's memory stays mapped: JavaScript may
+        /// still read it.
+        pub(crate) fn stop_counter(&mut self) {
             self.counter = match std::mem::replace(&mut self.counter, Counter::NotAsked) {
-                Counter::Live(ring) => Counter::Stopped { _kept: Some(ring) },
+                Counter::Live(mut ring) => {
+                    ring.retire();
+                    Counter::Stopped { _kept: Some(ring) }
+                }
                 other => other,
             };
         }
@@ -548,6 +557,39 @@ mod tests {
         assert!(watch.trust(id));
         assert!(watch.unchanged(id));
         id
+    }
+
+    #[test]
+    fn a_stopped_counter_matches_no_value_handed_out_before() {
+        let dir = folder("counter-stop");
+        let mut watch = PathWatch::new().unwrap();
+        let Some(counter) = watch.change_counter() else {
+            let disabled = fs::read_to_string("/proc/sys/kernel/io_uring_disabled");
+            assert!(
+                disabled.as_deref().map(str::trim).ok() != Some("0"),
+                "io_uring is enabled here, yet no counter"
+            );
+            return;
+        };
+        let id = trusted(&mut watch, &dir.join("site/page.html"));
+        let held = watch
+            .check(id)
+            .counter
+            .expect("a live counter hands out values");
+        // What a failed poll or an unreadable queue does; another reader still holds `held`.
+        watch.stop_counter();
+        // SAFETY: the counter stays mapped as long as `watch` lives, stopped or not.
+        assert_ne!(unsafe { (*counter).load(Ordering::Acquire) }, held);
+        let after = watch.check(id);
+        assert!(
+            after.trusted,
+            "nothing changed: the path itself stays trusted"
+        );
+        assert_eq!(
+            after.counter, None,
+            "a stopped counter hands out no more values"
+        );
+        assert_eq!(watch.change_counter(), None);
     }
 
     #[test]

@@ -69,7 +69,8 @@ pub fn path_change_counter(env: Env) -> napi::Result<Unknown<'static>> {
     // SAFETY: raw N-API calls on this thread's env. The buffer is *external*: it must be this very
     // memory, never a copy (a copy would never move, and every file would stay trusted), so a
     // runtime that refuses external buffers (Electron) gets `null`, not napi-rs's copying
-    // fallback. The ring lives in this thread's watch until the thread ends, after its isolate.
+    // fallback, and so does one that accepts them but copies all the same. The ring lives in this
+    // thread's watch until the thread ends, after its isolate.
     unsafe {
         let status = match counter {
             Some(word) => {
@@ -82,7 +83,7 @@ pub fn path_change_counter(env: Env) -> napi::Result<Unknown<'static>> {
                     null_mut(),
                     &mut buffer,
                 );
-                if made == sys::Status::napi_ok {
+                if made == sys::Status::napi_ok && is_this_memory(env, buffer, word.cast()) {
                     sys::napi_create_typedarray(
                         env.raw(),
                         sys::TypedarrayType::uint32_array,
@@ -100,6 +101,20 @@ pub fn path_change_counter(env: Env) -> napi::Result<Unknown<'static>> {
         napi::check_status!(status, "pathChangeCounter")?;
         Unknown::from_napi_value(env.raw(), value)
     }
+}
+
+/// Whether `buffer`'s bytes are at `word`: a runtime that took the external memory but made its
+/// own copy of it (or moved it) would hand out a word that never moves.
+///
+/// # Safety
+/// `buffer` is an ArrayBuffer value of this thread's `env`.
+unsafe fn is_this_memory(env: Env, buffer: sys::napi_value, word: *const u8) -> bool {
+    let mut data = null_mut();
+    let mut length = 0;
+    // SAFETY: as the caller promises.
+    let status =
+        unsafe { sys::napi_get_arraybuffer_info(env.raw(), buffer, &mut data, &mut length) };
+    status == sys::Status::napi_ok && data.cast_const().cast() == word && length == size_of::<u32>()
 }
 
 /// Trusts the path `id`: the caller has just checked it with `stat()` after `pathCheck`
