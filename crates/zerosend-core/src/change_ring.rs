@@ -14,8 +14,9 @@
 //! to user space — interrupting it if it is running. A request that arrives after the change
 //! reaches JavaScript through a system call of this thread (the socket's `read`), so the counter
 //! has moved before the request is parsed. [`ChangeRing::new`] checks that this kernel does post a
-//! poll's completion by then (one of its own writes must move the counter before `write` returns);
-//! a kernel that defers it to a worker thread instead (before 5.7) is not used.
+//! poll's completion by then (the inotify event of one of its own writes must move the counter
+//! before `write` returns); a kernel that defers it to a worker thread instead (before 5.7) is not
+//! used.
 //!
 //! The poll is one-shot: after it fires, the thread is not woken again until the next check re-arms
 //! it, so a busy directory on the way wakes an idle server once, not once per event. (That wake is
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use rustix::io_uring::{
     io_uring_enter, io_uring_params, io_uring_setup, io_uring_sqe, op_flags_union,
     IoringEnterFlags, IoringFeatureFlags, IoringOp, IORING_OFF_SQES, IORING_OFF_SQ_RING,
@@ -271,9 +273,25 @@ impl ChangeRing {
 
     /// One of this thread's own writes must move the counter before `write` returns; a kernel that
     /// completes polls on a worker thread would let a request overtake a change.
+    ///
+    /// The poll is on what the counter serves, an inotify descriptor woken by the event a write
+    /// queues: a pipe watched through `/proc/self/fd`, which changes nothing on disk. Where no such
+    /// event comes (no `/proc`, or a kernel that reports no writes to pipes), the pipe's own
+    /// readiness stands in; on the kernels accepted here (5.7+) both wake-ups complete a poll
+    /// through the same task work.
     fn check_completions_are_prompt(&mut self) -> Result<(), Errno> {
         let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        self.arm(read_end.as_fd())?;
+        // A second inotify instance may be refused (`fs.inotify.max_user_instances`): then the
+        // pipe. Which one is found before any poll waits on it: a poll armed on a descriptor that
+        // never becomes readable would stay armed, and the real one would never be.
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok();
+        let polled = match &inotify {
+            Some(inotify) if writes_are_reported(inotify, &read_end, &write_end)? => {
+                inotify.as_fd()
+            }
+            _ => read_end.as_fd(),
+        };
+        self.arm(polled)?;
         let before = self.settle()?;
         nix::unistd::write(&write_end, b"x")?;
         // SAFETY: as in `settle`.
@@ -284,6 +302,25 @@ impl ChangeRing {
         }
         Ok(())
     }
+}
+
+/// Whether `inotify` reports a write to the pipe (watched through `/proc/self/fd`). The pipe is
+/// left empty and the queue read.
+fn writes_are_reported(
+    inotify: &Inotify,
+    read_end: &OwnedFd,
+    write_end: &OwnedFd,
+) -> Result<bool, Errno> {
+    let path = format!("/proc/self/fd/{}", read_end.as_raw_fd());
+    if inotify
+        .add_watch(path.as_str(), AddWatchFlags::IN_MODIFY)
+        .is_err()
+    {
+        return Ok(false);
+    }
+    nix::unistd::write(write_end, b"x")?;
+    nix::unistd::read(read_end, &mut [0; 8])?;
+    Ok(inotify.read_events().is_ok_and(|events| !events.is_empty()))
 }
 
 /// `POLLIN` as the 32-bit poll field carries it. It overlays the 16-bit field of kernels before
@@ -316,6 +353,26 @@ mod tests {
                 None
             }
         }
+    }
+
+    #[test]
+    fn the_setup_check_polls_inotify_as_the_counter_does() {
+        // On this kernel (and any with /proc that reports writes to pipes), the check at setup
+        // waits on an inotify descriptor, the kind the counter serves, not on the pipe itself.
+        let (read_end, write_end) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).unwrap();
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).unwrap();
+        assert!(writes_are_reported(&inotify, &read_end, &write_end).unwrap());
+        assert_eq!(
+            nix::unistd::read(&read_end, &mut [0; 8]),
+            Err(Errno::EAGAIN),
+            "the pipe is left empty"
+        );
+        assert_eq!(
+            inotify.read_events().err(),
+            Some(Errno::EAGAIN),
+            "and the queue read"
+        );
     }
 
     #[test]
