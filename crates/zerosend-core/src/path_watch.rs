@@ -538,6 +538,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use super::PathWatch;
+    use crate::change_ring::expect_io_uring_off;
 
     fn folder(name: &str) -> PathBuf {
         let dir = crate::test_dir::fresh_dir(&format!("path-watch-{name}"));
@@ -564,12 +565,7 @@ mod tests {
         let dir = folder("counter-stop");
         let mut watch = PathWatch::new().unwrap();
         let Some(counter) = watch.change_counter() else {
-            let disabled = fs::read_to_string("/proc/sys/kernel/io_uring_disabled");
-            assert!(
-                disabled.as_deref().map(str::trim).ok() != Some("0"),
-                "io_uring is enabled here, yet no counter"
-            );
-            return;
+            return expect_io_uring_off("no change counter");
         };
         let id = trusted(&mut watch, &dir.join("site/page.html"));
         let held = watch
@@ -597,14 +593,7 @@ mod tests {
         let dir = folder("counter");
         let mut watch = PathWatch::new().unwrap();
         let Some(counter) = watch.change_counter() else {
-            // Only where the kernel says io_uring is off may the ring be missing.
-            let disabled = fs::read_to_string("/proc/sys/kernel/io_uring_disabled");
-            assert!(
-                disabled.as_deref().map(str::trim).ok() != Some("0"),
-                "io_uring is enabled here, yet the change ring could not be set up"
-            );
-            eprintln!("not checked: io_uring is off here, PathWatch asks with ioctl()");
-            return;
+            return expect_io_uring_off("no change counter (PathWatch asks with ioctl())");
         };
         // SAFETY: the counter lives as long as `watch`.
         let read = || unsafe { (*counter).load(Ordering::Acquire) };
