@@ -229,16 +229,10 @@ mod linux {
             Ok(())
         }
 
-        /// Whether `id`'s path is trusted after reading every event queued so far. An error
-        /// reading the queue is answered "no": the caller checks with `stat()`.
-        pub fn unchanged(&mut self, id: u32) -> bool {
-            self.check(id).trusted
-        }
-
-        /// [`unchanged`], with the change counter's value this answer holds for (see
-        /// [`change_counter`]).
+        /// Whether `id`'s path is trusted after reading every event queued so far (an error
+        /// reading the queue is answered "no": the caller checks with `stat()`), with the change
+        /// counter's value this answer holds for (see [`change_counter`]).
         ///
-        /// [`unchanged`]: PathWatch::unchanged
         /// [`change_counter`]: PathWatch::change_counter
         pub fn check(&mut self, id: u32) -> Check {
             // The counter is read (and the poll re-armed) before the queue is: an event queued
@@ -308,10 +302,10 @@ mod linux {
         }
 
         /// Trusts `id`'s path: the caller has just checked it. Events queued since the last
-        /// [`unchanged`] stay queued, so a change after that point still withdraws the trust.
+        /// [`check`] stay queued, so a change after that point still withdraws the trust.
         /// Returns false for a path that can no longer be trusted (see [`Entry::broken`]).
         ///
-        /// [`unchanged`]: PathWatch::unchanged
+        /// [`check`]: PathWatch::check
         pub fn trust(&mut self, id: u32) -> bool {
             match self.entries.get_mut(&id) {
                 Some(entry) if !entry.broken => {
@@ -481,9 +475,6 @@ mod unsupported {
         pub fn watch(&mut self, _path: &Path) -> Result<u32, Errno> {
             Err(Errno::ENOSYS)
         }
-        pub fn unchanged(&mut self, _id: u32) -> bool {
-            false
-        }
         pub fn check(&mut self, _id: u32) -> Check {
             Check {
                 trusted: false,
@@ -518,7 +509,6 @@ mod unsupported {
             assert!(matches!(PathWatch::new(), Err(Errno::ENOSYS)));
             let mut watch = PathWatch;
             assert_eq!(watch.watch(Path::new("/")), Err(Errno::ENOSYS));
-            assert!(!watch.unchanged(0));
             assert!(!watch.trust(0));
             let check = watch.check(0);
             assert!(!check.trusted && check.counter.is_none());
@@ -554,9 +544,9 @@ mod tests {
     /// `path` watched and trusted.
     fn trusted(watch: &mut PathWatch, path: &std::path::Path) -> u32 {
         let id = watch.watch(path).unwrap();
-        assert!(!watch.unchanged(id), "a new path starts untrusted");
+        assert!(!watch.check(id).trusted, "a new path starts untrusted");
         assert!(watch.trust(id));
-        assert!(watch.unchanged(id));
+        assert!(watch.check(id).trusted);
         id
     }
 
@@ -694,7 +684,7 @@ mod tests {
             fs::hard_link(dir.join("site/page.html"), dir.join("link")).unwrap();
             let id = trusted(&mut watch, &dir.join("site/page.html"));
             change();
-            assert!(!watch.unchanged(id), "{what}");
+            assert!(!watch.check(id).trusted, "{what}");
             watch.unwatch(id);
         }
         assert!(watch.is_empty());
@@ -710,7 +700,7 @@ mod tests {
         fs::write(dir.join("site/new.html"), b"new").unwrap();
         fs::remove_file(dir.join("site/new.html")).unwrap();
         fs::write(dir.join("sibling"), b"x").unwrap();
-        assert!(watch.unchanged(id));
+        assert!(watch.check(id).trusted);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -721,11 +711,11 @@ mod tests {
         let id = trusted(&mut watch, &dir.join("site/page.html"));
         let shared = watch.watch(&dir.join("site/other.html")).unwrap();
         fs::remove_file(dir.join("site/page.html")).unwrap();
-        assert!(!watch.unchanged(id));
+        assert!(!watch.check(id).trusted);
         watch.unwatch(id);
         // The folder watches the two paths shared are still there for the other one.
         assert!(watch.trust(shared));
-        assert!(watch.unchanged(shared));
+        assert!(watch.check(shared).trusted);
         watch.unwatch(shared);
         assert!(watch.is_empty());
         assert!(watch.watch_count() == 0, "every watch removed");
@@ -791,11 +781,11 @@ mod tests {
             // What the link does not lead to does not matter.
             fs::write(dir.join("releases/2/page.html"), b"2b").unwrap();
             assert!(
-                watch.unchanged(id),
+                watch.check(id).trusted,
                 "{what}: a release the link does not point to"
             );
             change();
-            assert!(!watch.unchanged(id), "{what}");
+            assert!(!watch.check(id).trusted, "{what}");
             watch.unwatch(id);
         }
         assert!(watch.is_empty());
@@ -813,17 +803,17 @@ mod tests {
         let id = trusted(&mut watch, &dir.join("a/page.html"));
         fs::write(dir.join("releases/2/page.html"), b"2b").unwrap();
         assert!(
-            watch.unchanged(id),
+            watch.check(id).trusted,
             "releases/2 is passed through, not a name of the path"
         );
         fs::write(dir.join("releases/1/page.html"), b"1b").unwrap();
-        assert!(!watch.unchanged(id), "the file at the end of the chain");
+        assert!(!watch.check(id).trusted, "the file at the end of the chain");
         watch.unwatch(id);
         let id = trusted(&mut watch, &dir.join("a/page.html"));
         fs::remove_file(dir.join("b")).unwrap();
         std::os::unix::fs::symlink("releases/2", dir.join("b")).unwrap();
         assert!(
-            !watch.unchanged(id),
+            !watch.check(id).trusted,
             "the second link of the chain replaced"
         );
         watch.unwatch(id);
